@@ -1,0 +1,172 @@
+"""The ``designer`` command line: one verb per user task.
+
+Every user-facing error (bad file, bad config, unknown element ...) is printed as one line on
+stderr and exits with code 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from designer.errors import DesignerError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Inverse design of crystals and proteins: train a beta-VAE, sample, reconstruct, benchmark.")
+console = Console(stderr=True)
+out_console = Console()
+
+
+def progress_bar() -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True)
+
+
+def _quiet() -> None:
+    warnings.filterwarnings("ignore")
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    import logging
+
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+@app.command()
+def train(
+    pipeline: Path = typer.Argument(..., help="pipeline YAML file (see pipelines/)"),
+    set_: list[str] = typer.Option([], "--set", help="override a value: --set train.epochs=50 (repeatable)"),
+    seed: Optional[int] = typer.Option(None, help="random seed (overrides the pipeline's seed)"),
+    init_from: Optional[str] = typer.Option(None, "--init-from", help="fine-tune from a run folder, model file or shipped model name"),
+    out: Optional[Path] = typer.Option(None, help="run folder (default: runs/<name>)"),
+    resume: bool = typer.Option(False, help="resume from the run folder's last Lightning checkpoint"),
+):
+    """Train the pipeline's beta-VAE (holdout-selected), writing a run folder with model.pt."""
+    from designer.config import load_pipeline
+    from designer.training.train import train as run_train
+
+    overrides = list(set_) + ([f"seed={seed}"] if seed is not None else [])
+    cfg, _ = load_pipeline(pipeline, overrides)
+    run_dir = out or Path("runs") / cfg.name
+    console.print(f"training [bold]{cfg.name}[/] -> {run_dir}")
+    model_path = run_train(cfg, run_dir, init_from=init_from, resume=resume, progress=sys.stderr.isatty())
+    import json
+
+    summary = json.loads((run_dir / "summary.json").read_text())
+    out_console.print(f"model: {model_path}  (epochs {summary['epochs']}, {summary['minutes']} min, "
+                      f"active latent units {summary['active_units']}/{summary['latent_dim']})")
+
+
+@app.command()
+def sample(
+    run: str = typer.Argument(..., help="run folder, model file, or shipped model name (e.g. perov5)"),
+    n: int = typer.Option(100, "-n", "--num", min=1, help="number of samples"),
+    out: Path = typer.Option(..., "--out", help="output folder for CIFs and samples.csv"),
+    seed: int = typer.Option(0, help="random seed of the prior draws"),
+    temperature: float = typer.Option(1.0, min=0.0, help="scale of the prior N(0, t^2 I)"),
+):
+    """Draw latents from the prior, decode them, and write one CIF each plus samples.csv."""
+    from designer.generate import sample as run_sample
+    from designer.io.crystal_files import write_cif, write_table
+    from designer.metrics import composition_validity, structure_validity
+    from designer.runs import load_run
+
+    r = load_run(run)
+    with progress_bar() as bar:
+        task = bar.add_task("decoding", total=n)
+        dec = run_sample(r, n, seed=seed, temperature=temperature, on_batch=lambda k: bar.advance(task, k))
+        rows = []
+        task = bar.add_task("writing CIFs", total=n)
+        width = len(str(n - 1))
+        for i, s in enumerate(dec.structures):
+            sid = f"sample_{i:0{width}d}"
+            row = {"id": sid}
+            if s is not None:
+                write_cif(s, out / f"{sid}.cif")
+                row.update(file=f"{sid}.cif", formula=s.composition.reduced_formula, num_atoms=len(s),
+                           volume=round(s.volume, 4), density=round(s.density, 4),
+                           struct_valid=structure_validity(s), comp_valid=composition_validity(s))
+            else:
+                row.update(file="", struct_valid=False, comp_valid=False)
+            for j, p in enumerate(r.config.data.properties):
+                row[f"pred_{p}"] = round(float(dec.properties[i, j]), 5)
+            rows.append(row)
+            bar.advance(task)
+    write_table(rows, out / "samples.csv")
+    valid = sum(bool(x.get("struct_valid")) and bool(x.get("comp_valid")) for x in rows)
+    out_console.print(f"{n} samples -> {out} ({valid} valid); table: {out / 'samples.csv'}")
+
+
+@app.command()
+def reconstruct(
+    run: str = typer.Argument(..., help="run folder, model file, or shipped model name"),
+    data: Path = typer.Option(..., "--data", help="crystals to reconstruct: CSV (cif column), CIF folder or CIF file"),
+    out: Path = typer.Option(..., "--out", help="output folder: one CIF per input, named by its id, plus reconstruct.csv"),
+):
+    """Encode each input (posterior mean), decode once, and compare with the input."""
+    from designer.generate import read_for_run, reconstruct as run_reconstruct
+    from designer.io.crystal_files import safe_name, write_cif, write_table
+    from designer.metrics import match_structures
+    from designer.runs import load_run
+
+    r = load_run(run)
+    records, graphs = read_for_run(r, data)
+    dec = run_reconstruct(r, graphs)
+    rows = []
+    with progress_bar() as bar:
+        task = bar.add_task("matching + writing", total=len(records))
+        for rec, s in zip(records, dec.structures):
+            name = safe_name(rec.id)
+            true = rec.to_structure()
+            rms = match_structures(s, true)
+            row = {"id": rec.id, "file": f"{name}.cif" if s is not None else "",
+                   "formula_in": true.composition.reduced_formula,
+                   "formula_out": s.composition.reduced_formula if s is not None else "",
+                   "match": rms is not None, "rms_dist": None if rms is None else round(rms, 5)}
+            if s is not None:
+                write_cif(s, out / f"{name}.cif")
+            rows.append(row)
+            bar.advance(task)
+    write_table(rows, out / "reconstruct.csv")
+    matched = sum(r_["match"] for r_ in rows)
+    out_console.print(f"{len(rows)} reconstructed -> {out} ({matched} match their input); table: {out / 'reconstruct.csv'}")
+
+
+@app.command()
+def benchmark(
+    name: str = typer.Argument(..., help="benchmark: perov5"),
+    run: str = typer.Option(None, "--run", help="run folder / model file / shipped name (default: the shipped model)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="results JSON (default results/<name>.json; a .md goes beside it)"),
+    samples: Optional[Path] = typer.Option(None, "--samples", help="judge these CIFs (a folder) instead of sampling a model"),
+    n_samples: int = typer.Option(10_000, "--n-samples", min=1, help="prior samples for the generation metrics"),
+    seed: int = typer.Option(0, help="random seed"),
+    jobs: int = typer.Option(0, "--jobs", help="worker processes for fingerprints/matching (0: all cores)"),
+):
+    """Run a benchmark protocol (DESIGN section 5) and write results/<name>.json + .md."""
+    from designer.benchmarks import run_benchmark
+
+    path = run_benchmark(name, run=run, out=out, samples=samples, n_samples=n_samples, seed=seed,
+                         jobs=jobs or (os.cpu_count() or 1), console=console)
+    out_console.print(f"results: {path} and {path.with_suffix('.md')}")
+
+
+def main() -> None:
+    _quiet()
+    try:
+        app()
+    except DesignerError as exc:
+        console.print(f"[red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

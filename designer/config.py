@@ -1,0 +1,175 @@
+"""Pipeline files: YAML validated once, at the edge (pydantic).
+
+Unknown keys are errors naming the key and the closest valid one; ``--set a.b=c`` overrides a
+value before validation; relative data paths resolve against the pipeline file's folder.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from designer.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Strict):
+    train: list[str] = Field(description="training inputs (CSV / CIF folder / CIF); a seeded holdout of them selects the model")
+    test: Optional[str] = Field(None, description="test split, used only by benchmarks (never for early stopping)")
+    properties: list[str] = Field(default_factory=list, description="property columns the property head learns")
+    max_atoms: int = Field(20, ge=1, le=200)
+    cutoff: float = Field(7.0, gt=0, description="neighbour cutoff (Å) of the periodic graph")
+    max_neighbors: int = Field(12, ge=1, description="keep the nearest max_neighbors within the cutoff")
+    holdout_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    cache: bool = True
+
+    @field_validator("train", mode="before")
+    @classmethod
+    def _one_or_many(cls, v):
+        return [v] if isinstance(v, str) else v
+
+
+class BetaScheduleConfig(_Strict):
+    kind: Literal["constant", "linear", "cyclical"] = "linear"
+    warmup_epochs: float = Field(10.0, ge=0)
+    cycle_epochs: float = Field(20.0, gt=0)
+    ratio: float = Field(0.5, ge=0, le=1)
+
+
+class LossConfig(_Strict):
+    beta: float = Field(0.01, ge=0)
+    schedule: BetaScheduleConfig = Field(default_factory=BetaScheduleConfig)
+    free_bits: float = Field(0.0, ge=0, description="nats per latent dimension below which KL is not penalised")
+    likelihood: Literal["gaussian", "laplace"] = "laplace"
+    weights: dict[str, float] = Field(default_factory=dict, description="weight of each reconstruction term")
+    property_weight: float = Field(1.0, ge=0)
+
+
+class ModelConfig(_Strict):
+    latent_dim: int = Field(64, ge=1)
+    hidden: int = Field(128, ge=8)
+    encoder_layers: int = Field(4, ge=1)
+    feature_dim: int = Field(256, ge=8)
+    decoder_hidden: int = Field(512, ge=8)
+    decoder_layers: int = Field(3, ge=1)
+    property_hidden: int = Field(128, ge=8)
+    property_dropout: float = Field(0.1, ge=0, lt=1)
+
+
+class TrainConfig(_Strict):
+    epochs: int = Field(200, ge=1)
+    batch_size: int = Field(128, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    patience: int = Field(40, ge=1, description="early stopping on the holdout loss")
+    max_minutes: Optional[float] = Field(None, gt=0, description="wall-clock budget; training stops cleanly when spent")
+    accelerator: str = "auto"
+    devices: int = Field(1, ge=1)
+    threads: Optional[int] = Field(None, ge=1)
+
+
+class PipelineConfig(_Strict):
+    name: str
+    domain: Literal["crystal"] = "crystal"
+    seed: int = 0
+    benchmark: Optional[str] = Field(None, description="coverage cutoff preset: perov, carbon, mp20")
+    data: DataConfig
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    loss: LossConfig = Field(default_factory=LossConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+
+
+def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model class that owns the key at ``loc[-1]``."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return None
+        ann = field.annotation
+        current = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+        if current is None:
+            return None
+    return current
+
+
+def _describe(err: dict, source: str) -> str:
+    loc = tuple(err["loc"])
+    key = ".".join(str(p) for p in loc)
+    if err["type"] == "extra_forbidden":
+        owner = _model_at(PipelineConfig, loc)
+        valid = list(owner.model_fields) if owner else []
+        close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.0)
+        hint = f"; did you mean {'.'.join([*map(str, loc[:-1]), close[0]])!r}?" if close else ""
+        return f"{source}: unknown key {key!r}{hint} (valid here: {', '.join(valid)})"
+    if err["type"] == "missing":
+        return f"{source}: missing required key {key!r}"
+    return f"{source}: {key}: {err['msg']} (got {err.get('input')!r})"
+
+
+def apply_overrides(raw: dict, overrides: list[str] | None) -> dict:
+    """Apply ``a.b=c`` overrides (values parsed as YAML) to a raw config dict."""
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set train.epochs=50")
+        key, value = item.split("=", 1)
+        parts = key.strip().split(".")
+        node = raw
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {item!r}: {p!r} is not a section")
+        node[parts[-1]] = yaml.safe_load(value)
+    return raw
+
+
+def load_pipeline(path: str | Path, overrides: list[str] | None = None) -> tuple[PipelineConfig, Path]:
+    """Read, override, validate and resolve a pipeline file.
+
+    Returns:
+        the validated config (data paths absolute) and the pipeline file's folder.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: no such pipeline file; see pipelines/ for examples")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}:{where} invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a pipeline file is a YAML mapping (name:, data:, ...)")
+    raw = apply_overrides(raw, overrides)
+    cfg = validate(raw, str(path))
+    return resolve_paths(cfg, path.parent), path.parent
+
+
+def validate(raw: dict, source: str = "pipeline") -> PipelineConfig:
+    try:
+        return PipelineConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc.errors()[0], source)) from None
+
+
+def resolve_paths(cfg: PipelineConfig, base: Path) -> PipelineConfig:
+    def res(p: str) -> str:
+        q = Path(p).expanduser()
+        return str(q if q.is_absolute() else (base / q).resolve())
+
+    data = cfg.data.model_copy(update={"train": [res(p) for p in cfg.data.train],
+                                       "test": res(cfg.data.test) if cfg.data.test else None})
+    return cfg.model_copy(update={"data": data})
+
+
+def dump(cfg: PipelineConfig) -> str:
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,197 @@
+"""Read crystals from a CDVAE-style CSV, a folder of CIF files, or one CIF file.
+
+Every structure is checked (ordered, parsable), Niggli-reduced and its fractional coordinates
+wrapped into [0, 1). Errors are one line naming the file and row.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from designer.errors import DataError
+
+CIF_SUFFIXES = (".cif", ".mcif")
+
+
+@dataclass
+class CrystalRecord:
+    """One crystal as read from disk (canonical Niggli cell, coordinates in [0, 1))."""
+
+    id: str
+    lattice: np.ndarray  # 3 x 3 rows = lattice vectors (Å)
+    frac_coords: np.ndarray  # N x 3
+    atomic_numbers: np.ndarray  # N (int)
+    properties: dict[str, float] = field(default_factory=dict)
+    source: str = ""  # "file:row" for messages
+
+    @property
+    def num_atoms(self) -> int:
+        return len(self.atomic_numbers)
+
+    def to_structure(self):
+        from pymatgen.core import Lattice, Structure
+
+        return Structure(Lattice(self.lattice), [int(z) for z in self.atomic_numbers], self.frac_coords)
+
+
+def canonicalize(structure, where: str):
+    """Niggli-reduce ``structure`` and wrap its coordinates; raise DataError for disorder."""
+    if not structure.is_ordered:
+        bad = next(s for s in structure if not s.is_ordered)
+        raise DataError(
+            f"{where}: partial occupancy / disorder at site {bad.species_string!r}; designer models "
+            "ordered crystals only: order the structure (e.g. pymatgen OrderDisorderedStructureTransformation) or drop it"
+        )
+    if len(structure) == 0:
+        raise DataError(f"{where}: the structure has no atoms; fix or drop it")
+    try:
+        reduced = structure.get_reduced_structure(reduction_algo="niggli")
+    except Exception as exc:  # degenerate cell
+        raise DataError(f"{where}: cannot Niggli-reduce the cell ({exc}); check the lattice") from None
+    lattice = reduced.lattice.matrix.copy()
+    frac = reduced.frac_coords.copy()
+    if np.linalg.det(lattice) < 0:  # right-handed basis: flip all three vectors (same crystal, same metric)
+        lattice, frac = -lattice, -frac
+    frac = np.mod(frac, 1.0)
+    frac[frac >= 1.0 - 1e-9] = 0.0  # -0.0 and 0.9999999999 -> 0
+    return lattice, frac, np.array(reduced.atomic_numbers, dtype=np.int64)
+
+
+def parse_cif_text(text: str, where: str) -> list:
+    """Parse CIF text into pymatgen structures (one per data block); DataError when unusable."""
+    from pymatgen.io.cif import CifParser
+
+    if not text or not text.strip():
+        raise DataError(f"{where}: empty CIF; fix or drop it")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            parser = CifParser(io.StringIO(text), occupancy_tolerance=1.0)
+            structures = parser.parse_structures(primitive=False, on_error="raise")
+        except Exception as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            hint = "; ".join(str(w.message).splitlines()[0] for w in caught[:2])
+            raise DataError(
+                f"{where}: cannot parse the CIF ({reason}{'; ' + hint if hint else ''}); fix or drop it"
+            ) from None
+    if not structures:
+        raise DataError(f"{where}: the CIF holds no structure; fix or drop it")
+    return structures
+
+
+def _check_numeric(value, name: str, where: str) -> float:
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        return math.nan
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: property {name!r} is {value!r}, not a number; fix the value or leave it empty") from None
+    if math.isinf(out):
+        raise DataError(f"{where}: property {name!r} is infinite; fix the value or leave it empty")
+    return out
+
+
+def read_crystal_csv(path: Path, properties: list[str], id_column: str | None = None) -> list[CrystalRecord]:
+    """Read a CDVAE-style CSV (``cif`` column, property columns, an unnamed index column)."""
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(path, index_col=None)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the file is empty; give a CSV with a 'cif' column") from None
+    except Exception as exc:
+        raise DataError(f"{path}: cannot read the CSV ({exc})") from None
+    if df.empty:
+        raise DataError(f"{path}: the CSV has no rows")
+    if "cif" not in df.columns:
+        raise DataError(f"{path}: no 'cif' column (columns: {', '.join(map(str, df.columns))}); a crystal CSV needs one")
+    missing = [p for p in properties if p not in df.columns]
+    if missing:
+        cols = [c for c in df.columns if c not in ("cif",) and not str(c).startswith("Unnamed")]
+        raise DataError(
+            f"{path}: property column {missing[0]!r} not found (columns: {', '.join(map(str, cols))}); "
+            "fix data.properties in the pipeline file"
+        )
+    if id_column is None:
+        id_column = "material_id" if "material_id" in df.columns else None
+    records = []
+    for row, rec in enumerate(df.to_dict("records")):
+        rid = str(rec[id_column]) if id_column else str(row)
+        where = f"{path}: row {row + 1} (id {rid})"
+        structures = parse_cif_text(rec["cif"] if isinstance(rec["cif"], str) else "", where)
+        lattice, frac, z = canonicalize(structures[0], where)
+        props = {p: _check_numeric(rec[p], p, where) for p in properties}
+        records.append(CrystalRecord(rid, lattice, frac, z, props, where))
+    return records
+
+
+def _read_properties_table(folder: Path, properties: list[str]) -> dict[str, dict[str, float]]:
+    """Optional ``properties.csv`` (columns ``id`` + property names) beside a folder of CIFs."""
+    import pandas as pd
+
+    table = folder / "properties.csv"
+    if not properties or not table.exists():
+        return {}
+    df = pd.read_csv(table)
+    if "id" not in df.columns:
+        raise DataError(f"{table}: needs an 'id' column naming each CIF file's stem")
+    missing = [p for p in properties if p not in df.columns]
+    if missing:
+        raise DataError(f"{table}: property column {missing[0]!r} not found; fix data.properties in the pipeline file")
+    return {
+        str(r["id"]): {p: _check_numeric(r[p], p, f"{table}: id {r['id']}") for p in properties}
+        for r in df.to_dict("records")
+    }
+
+
+def read_cif_files(paths: list[Path], properties: list[str], table: dict | None = None) -> list[CrystalRecord]:
+    records = []
+    table = table or {}
+    for path in paths:
+        try:
+            text = path.read_text(errors="replace")
+        except OSError as exc:
+            raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+        structures = parse_cif_text(text, str(path))
+        for k, s in enumerate(structures):
+            rid = path.stem if len(structures) == 1 else f"{path.stem}_{k}"
+            lattice, frac, z = canonicalize(s, f"{path} (block {k + 1})" if len(structures) > 1 else str(path))
+            props = table.get(rid, {p: math.nan for p in properties})
+            records.append(CrystalRecord(rid, lattice, frac, z, dict(props), str(path)))
+    return records
+
+
+def read_crystals(path: str | Path, properties: list[str] | None = None) -> list[CrystalRecord]:
+    """Read crystals from a CSV (``.csv``/``.csv.gz``), a folder of CIFs, or one CIF file.
+
+    Args:
+        path: the input.
+        properties: property columns to read (CSV) or look up in ``properties.csv`` (folder).
+            Empty cells become NaN (unlabelled rows still train the VAE).
+
+    Raises:
+        DataError: one line naming the file/row and the fix.
+    """
+    properties = list(properties or [])
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder; check the path (relative paths resolve against the pipeline file)")
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in CIF_SUFFIXES)
+        if not files:
+            raise DataError(f"{path}: the folder holds no .cif files")
+        return read_cif_files(files, properties, _read_properties_table(path, properties))
+    name = path.name.lower()
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty")
+    if name.endswith((".csv", ".csv.gz")):
+        return read_crystal_csv(path, properties)
+    if name.endswith(CIF_SUFFIXES):
+        return read_cif_files([path], properties)
+    raise DataError(f"{path}: unknown crystal file type; give a .csv/.csv.gz (with a 'cif' column), a .cif file or a folder of .cif files")

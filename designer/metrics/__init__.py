@@ -1,0 +1,43 @@
+"""Benchmark metrics. Crystal metrics (CDVAE's protocol, DESIGN section 5) live in ``crystal``."""
+
+from designer.metrics.crystal import (
+    COVERAGE_CUTOFFS,
+    DESCRIPTIONS,
+    NOVELTY_MATCHER,
+    RECON_MATCHER,
+    comp_scaler,
+    composition_validity,
+    coverage,
+    density,
+    emd_property,
+    fingerprints,
+    generation_metrics,
+    match_structures,
+    novelty_uniqueness,
+    num_elements,
+    reconstruction_metrics,
+    smact_info,
+    standardise_comp_fp,
+    structure_validity,
+)
+
+__all__ = [
+    "COVERAGE_CUTOFFS",
+    "DESCRIPTIONS",
+    "NOVELTY_MATCHER",
+    "RECON_MATCHER",
+    "comp_scaler",
+    "composition_validity",
+    "coverage",
+    "density",
+    "emd_property",
+    "fingerprints",
+    "generation_metrics",
+    "match_structures",
+    "novelty_uniqueness",
+    "num_elements",
+    "reconstruction_metrics",
+    "smact_info",
+    "standardise_comp_fp",
+    "structure_validity",
+]

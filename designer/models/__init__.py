@@ -1,0 +1,1 @@
+"""Models: the domain-agnostic beta-VAE core and its domain plug-ins."""

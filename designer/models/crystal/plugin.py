@@ -1,0 +1,87 @@
+"""The crystal domain plug-in: encoder features, decoder, reconstruction loss, tensors <-> structures."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch_geometric.utils import to_dense_batch
+
+from designer.models.crystal.decoder import CrystalDecoder
+from designer.models.crystal.encoder import CrystalEncoder
+from designer.models.crystal.lattice import lattice_to_params, params_to_lattice
+from designer.models.crystal.losses import crystal_reconstruction_terms
+from designer.numerics import wrap_unit
+
+
+class CrystalPlugin(nn.Module):
+    """Crystal encoder + decoder for ``BetaVAE``.
+
+    Args:
+        atomic_numbers: the element vocabulary (sorted atomic numbers), stored with the weights.
+        max_atoms: decoder slots S.
+        latent_dim: d (the decoder's input).
+        hidden, encoder_layers, feature_dim, cutoff: encoder sizes.
+        decoder_hidden, decoder_layers: decoder sizes.
+        likelihood: ``gaussian`` or ``laplace`` for lattice and coordinates.
+    """
+
+    def __init__(self, atomic_numbers: list[int], max_atoms: int, latent_dim: int, hidden: int = 128,
+                 encoder_layers: int = 4, feature_dim: int = 256, cutoff: float = 7.0, decoder_hidden: int = 512,
+                 decoder_layers: int = 3, likelihood: str = "laplace", type_weight: float = 1.0):
+        super().__init__()
+        self.register_buffer("atomic_numbers", torch.tensor(list(atomic_numbers), dtype=torch.long))
+        self.register_buffer("lattice_scale", torch.ones(6))
+        num_types = len(atomic_numbers)
+        self.encoder = CrystalEncoder(num_types, hidden, encoder_layers, cutoff, feature_dim)
+        self.decoder = CrystalDecoder(latent_dim, num_types, max_atoms, decoder_hidden, decoder_layers)
+        self.feature_dim = feature_dim
+        self.max_atoms = max_atoms
+        self.likelihood = likelihood
+        self.type_weight = type_weight
+
+    def fit_scales(self, lattices: Tensor) -> None:
+        """Set the lattice loss scales from the training lattices (``n x 3 x 3``)."""
+        p = lattice_to_params(lattices)
+        self.lattice_scale.copy_(p.std(0).clamp(min=0.02))
+
+    def encode_features(self, batch) -> Tensor:
+        return self.encoder(batch)
+
+    def decode(self, z: Tensor) -> dict[str, Tensor]:
+        return self.decoder(z)
+
+    def targets(self, batch) -> Tensor:
+        return batch.y
+
+    def reconstruction_loss(self, decoded: dict[str, Tensor], batch) -> dict[str, Tensor]:
+        types, mask = to_dense_batch(batch.atom_types, batch.batch)
+        frac, _ = to_dense_batch(batch.frac_coords, batch.batch)
+        return crystal_reconstruction_terms(
+            decoded, types, frac, mask, batch.lattice, batch.sym_ops, lattice_to_params(batch.lattice),
+            self.lattice_scale, self.likelihood, self.type_weight,
+        )
+
+    @torch.no_grad()
+    def to_arrays(self, decoded: dict[str, Tensor]) -> list[dict[str, np.ndarray]]:
+        """Most likely crystal of each decoder output: ``lattice`` (3 x 3), ``atomic_numbers`` (n), ``frac`` (n x 3)."""
+        n = decoded["num_atoms_logits"].argmax(-1) + 1
+        lattice = params_to_lattice(decoded["lattice_params"]).cpu().numpy()
+        types = self.atomic_numbers[decoded["type_logits"].argmax(-1)].cpu().numpy()
+        frac = wrap_unit(decoded["frac"]).cpu().numpy()
+        return [
+            {"lattice": lattice[b], "atomic_numbers": types[b, : n[b]], "frac": frac[b, : n[b]]}
+            for b in range(len(n))
+        ]
+
+    def to_structures(self, decoded: dict[str, Tensor]) -> list:
+        """pymatgen ``Structure`` per decoder output (None if pymatgen refuses to build it)."""
+        from pymatgen.core import Lattice, Structure
+
+        out = []
+        for a in self.to_arrays(decoded):
+            try:
+                out.append(Structure(Lattice(a["lattice"]), a["atomic_numbers"].tolist(), a["frac"]))
+            except Exception:
+                out.append(None)
+        return out

@@ -1,0 +1,23 @@
+"""Build a BetaVAE for a pipeline config (the one place that knows every domain plug-in)."""
+
+from __future__ import annotations
+
+from designer.config import PipelineConfig
+from designer.models.property_head import PropertyHead
+from designer.models.vae import BetaVAE
+
+
+def build_model(cfg: PipelineConfig, atomic_numbers: list[int]) -> BetaVAE:
+    m = cfg.model
+    if cfg.domain == "crystal":
+        from designer.models.crystal.plugin import CrystalPlugin
+
+        plugin = CrystalPlugin(
+            atomic_numbers, cfg.data.max_atoms, m.latent_dim, m.hidden, m.encoder_layers, m.feature_dim,
+            cfg.data.cutoff, m.decoder_hidden, m.decoder_layers, cfg.loss.likelihood,
+        )
+    else:  # pragma: no cover - guarded by the config's Literal
+        raise ValueError(cfg.domain)
+    head = PropertyHead(m.latent_dim, len(cfg.data.properties), m.property_hidden, m.property_dropout) \
+        if cfg.data.properties else None
+    return BetaVAE(plugin, m.latent_dim, cfg.loss.weights, head)

@@ -1,0 +1,62 @@
+"""Property head: an MLP on the latent mean, trained on labelled rows only (semi-supervised)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+class PropertyHead(nn.Module):
+    """Predicts ``num_properties`` standardised targets from ``mu``; MC dropout gives uncertainty.
+
+    Args:
+        latent_dim: d.
+        num_properties: P.
+        hidden: width of the hidden layers.
+        dropout: dropout probability (also used for MC-dropout uncertainty).
+    """
+
+    def __init__(self, latent_dim: int, num_properties: int, hidden: int = 128, dropout: float = 0.1):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(latent_dim, hidden), nn.SiLU(), nn.Dropout(dropout),
+            nn.Linear(hidden, hidden), nn.SiLU(), nn.Dropout(dropout),
+            nn.Linear(hidden, num_properties),
+        )
+        self.register_buffer("y_mean", torch.zeros(num_properties))
+        self.register_buffer("y_std", torch.ones(num_properties))
+
+    def set_normalization(self, y: Tensor) -> None:
+        """Standardise targets with the labelled training rows' mean and std (``n x P``, NaN ignored)."""
+        for j in range(y.shape[1]):
+            col = y[:, j][~torch.isnan(y[:, j])]
+            if len(col) > 1:
+                self.y_mean[j] = col.mean()
+                self.y_std[j] = col.std().clamp(min=1e-8)
+
+    def forward(self, mu: Tensor) -> Tensor:
+        """``batch x P`` predictions in the original units."""
+        return self.net(mu) * self.y_std + self.y_mean
+
+    def loss(self, mu: Tensor, y: Tensor) -> Tensor:
+        """Masked MSE on standardised targets; 0 when the batch has no label."""
+        mask = ~torch.isnan(y)
+        if not mask.any():
+            return mu.sum() * 0.0
+        pred = self.net(mu)
+        target = (torch.nan_to_num(y) - self.y_mean) / self.y_std
+        return ((pred - target) ** 2)[mask].mean()
+
+    @torch.no_grad()
+    def predict(self, mu: Tensor, mc_samples: int = 0) -> tuple[Tensor, Tensor]:
+        """Mean and std (``batch x P``); std from MC dropout with ``mc_samples`` passes (0 -> zeros)."""
+        was_training = self.training
+        if mc_samples <= 0:
+            self.eval()
+            mean = self(mu)
+            self.train(was_training)
+            return mean, torch.zeros_like(mean)
+        self.train()
+        draws = torch.stack([self(mu) for _ in range(mc_samples)])
+        self.train(was_training)
+        return draws.mean(0), draws.std(0)

@@ -1,0 +1,69 @@
+"""Run directories and self-contained model files (``model.pt``); shipped checkpoints by name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from designer.config import PipelineConfig, validate
+from designer.errors import DesignerError
+from designer.io.atomic import atomic_write
+from designer.models.factory import build_model
+from designer.models.vae import BetaVAE
+
+FORMAT = "designer-model/1"
+SHIPPED = Path(__file__).parent / "checkpoints"
+
+
+@dataclass
+class Run:
+    """A trained model with the pipeline config it was trained with."""
+
+    model: BetaVAE
+    config: PipelineConfig
+    path: Path
+    meta: dict
+
+
+def save_model(path: Path, model: BetaVAE, cfg: PipelineConfig, meta: dict | None = None) -> None:
+    """Write the weights, the config and metadata to one file, atomically."""
+    payload = {"format": FORMAT, "config": cfg.model_dump(mode="json"), "state_dict": model.state_dict(),
+               "atomic_numbers": model.plugin.atomic_numbers.tolist(), "meta": meta or {}}
+    with atomic_write(path, "wb") as f:
+        torch.save(payload, f)
+
+
+def shipped_names() -> list[str]:
+    return sorted(p.stem for p in SHIPPED.glob("*.pt"))
+
+
+def resolve(run: str | Path) -> Path:
+    """A run folder (holding ``model.pt``), a ``.pt`` file, or the name of a shipped model."""
+    p = Path(run)
+    if p.is_dir() and (p / "model.pt").exists():
+        return p / "model.pt"
+    if p.is_file():
+        return p
+    if (SHIPPED / f"{run}.pt").exists():
+        return SHIPPED / f"{run}.pt"
+    hint = f"; shipped models: {', '.join(shipped_names())}" if shipped_names() else ""
+    if p.is_dir():
+        raise DesignerError(f"{run}: the run folder has no model.pt (did its training finish?){hint}")
+    raise DesignerError(f"{run}: no such run folder, model file or shipped model{hint}")
+
+
+def load_run(run: str | Path, map_location: str = "cpu") -> Run:
+    path = resolve(run)
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as exc:
+        raise DesignerError(f"{path}: cannot read the model file ({type(exc).__name__}); retrain or pick another run") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise DesignerError(f"{path}: not a designer model file (expected format {FORMAT})")
+    cfg = validate(payload["config"], str(path))
+    model = build_model(cfg, payload["atomic_numbers"])
+    model.load_state_dict(payload["state_dict"])
+    model.eval()
+    return Run(model, cfg, path, payload.get("meta", {}))

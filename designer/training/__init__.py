@@ -1,0 +1,1 @@
+"""Training: Lightning module, trainer set-up, run directories."""

@@ -1,0 +1,132 @@
+"""Train a pipeline's model: data -> seeded holdout -> Lightning fit -> ``run_dir/model.pt``."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from torch_geometric.loader import DataLoader
+
+from designer.config import PipelineConfig, dump
+from designer.data import holdout_split, load_graph_dataset
+from designer.errors import DesignerError
+from designer.io.atomic import atomic_write, atomic_write_text
+from designer.models.factory import build_model
+from designer.models.vae import active_units
+from designer.runs import load_run, save_model
+from designer.training.module import LitBetaVAE
+
+
+def set_threads(cfg: PipelineConfig) -> None:
+    torch.set_num_threads(cfg.train.threads or os.cpu_count() or 1)
+
+
+def _inherit_architecture(cfg: PipelineConfig, init) -> PipelineConfig:
+    """A fine-tuned model keeps the architecture (and vocabulary) of the model it starts from."""
+    data = cfg.data.model_copy(update={"max_atoms": init.config.data.max_atoms, "cutoff": init.config.data.cutoff,
+                                       "max_neighbors": init.config.data.max_neighbors})
+    if cfg.data.properties != init.config.data.properties:
+        raise DesignerError(
+            f"--init-from {init.path}: it predicts {init.config.data.properties}, this pipeline {cfg.data.properties}; "
+            "use the same data.properties to fine-tune"
+        )
+    return cfg.model_copy(update={"data": data, "model": init.config.model})
+
+
+@torch.no_grad()
+def encode_means(model, data: list, batch_size: int = 512) -> torch.Tensor:
+    """``n x d`` posterior means of a list of ``Data``."""
+    model.eval()
+    mus = [model.encode(b)[0] for b in DataLoader(data, batch_size=batch_size)]
+    return torch.cat(mus) if mus else torch.empty(0, model.latent_dim)
+
+
+def train(cfg: PipelineConfig, run_dir: Path, init_from: str | None = None, resume: bool = False,
+          progress: bool = True) -> Path:
+    """Train and write ``run_dir`` (config.yaml, model.pt, metrics.csv, kl_per_dim.csv, summary.json).
+
+    Returns:
+        path of the exported ``model.pt`` (the holdout-selected best weights).
+    """
+    set_threads(cfg)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    init = load_run(init_from) if init_from else None
+    if init is not None:
+        cfg = _inherit_architecture(cfg, init)
+    d = cfg.data
+    vocab = None
+    if init is not None:
+        from designer.data import ElementVocab
+
+        vocab = ElementVocab(tuple(init.model.plugin.atomic_numbers.tolist()))
+    records, data, vocab = load_graph_dataset([Path(p) for p in d.train], d.properties, vocab, d.cutoff,
+                                              d.max_neighbors, d.max_atoms, d.cache)
+    if len(data) < 2:
+        raise DesignerError(f"{d.train}: {len(data)} crystal(s); training needs at least 2 (one is held out)")
+    tr_idx, ho_idx = holdout_split(len(data), d.holdout_fraction, cfg.seed)
+    train_data = [data[i] for i in tr_idx]
+    holdout = [data[i] for i in ho_idx]
+
+    model = init.model if init is not None else build_model(cfg, list(vocab.atomic_numbers))
+    model.train()
+    if init is None:
+        model.plugin.fit_scales(torch.cat([g.lattice for g in train_data]))
+        if model.property_head is not None:
+            model.property_head.set_normalization(torch.cat([g.y for g in train_data]))
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / "config.yaml", dump(cfg))
+    bs = min(cfg.train.batch_size, len(train_data))
+    train_loader = DataLoader(train_data, batch_size=bs, shuffle=True, drop_last=len(train_data) > bs,
+                              generator=torch.Generator().manual_seed(cfg.seed))
+    val_loader = DataLoader(holdout, batch_size=512)
+    lit = LitBetaVAE(model, cfg, len(train_loader))
+
+    ckpt = L.pytorch.callbacks.ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val/selection",
+                                               mode="min", save_top_k=1, save_last=True)
+    callbacks = [ckpt, L.pytorch.callbacks.EarlyStopping("val/selection", patience=cfg.train.patience, mode="min")]
+    if progress:
+        callbacks.append(L.pytorch.callbacks.RichProgressBar(leave=False))
+    trainer = L.Trainer(
+        max_epochs=cfg.train.epochs,
+        max_time=timedelta(minutes=cfg.train.max_minutes) if cfg.train.max_minutes else None,
+        accelerator=cfg.train.accelerator, devices=cfg.train.devices,
+        callbacks=callbacks, logger=L.pytorch.loggers.CSVLogger(run_dir, name="logs", version=""),
+        enable_progress_bar=progress, enable_model_summary=False, log_every_n_steps=10,
+        deterministic=False, num_sanity_val_steps=0,
+    )
+    last = run_dir / "checkpoints" / "last.ckpt"
+    start = time.time()
+    trainer.fit(lit, train_loader, val_loader, ckpt_path=str(last) if resume and last.exists() else None)
+    minutes = (time.time() - start) / 60
+
+    best_path = ckpt.best_model_path
+    if best_path:
+        state = torch.load(best_path, map_location="cpu", weights_only=False)["state_dict"]
+        lit.load_state_dict(state)
+    model = lit.model.cpu().eval()
+    mu = encode_means(model, holdout if holdout else train_data)
+    active = active_units(mu) if len(mu) > 1 else torch.zeros(model.latent_dim, dtype=torch.bool)
+    kl_last = lit.kl_history[-1] if lit.kl_history else []
+    summary = {
+        "name": cfg.name, "epochs": trainer.current_epoch, "minutes": round(minutes, 2),
+        "best_val_selection": float(ckpt.best_model_score) if ckpt.best_model_score is not None else None,
+        "train_rows": len(train_data), "holdout_rows": len(holdout), "vocab_size": len(vocab),
+        "active_units": int(active.sum()), "latent_dim": model.latent_dim,
+        "kl_per_dim_last_epoch": kl_last, "init_from": str(init.path) if init else None,
+    }
+    with atomic_write(run_dir / "kl_per_dim.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["epoch", *[f"z{j}" for j in range(model.latent_dim)]])
+        for e, row in enumerate(lit.kl_history):
+            w.writerow([e, *[f"{v:.5f}" for v in row]])
+    save_model(run_dir / "model.pt", model, cfg, summary)
+    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
+    return run_dir / "model.pt"
