@@ -70,6 +70,7 @@ def sample(
     out: Path = typer.Option(..., "--out", help="output folder for CIFs and samples.csv"),
     seed: int = typer.Option(0, help="random seed of the prior draws"),
     temperature: float = typer.Option(1.0, min=0.0, help="scale of the prior N(0, t^2 I)"),
+    raw_decode: bool = typer.Option(False, "--raw-decode", help="take each slot's most likely element (no charge-neutral re-ranking)"),
 ):
     """Draw latents from the prior, decode them, and write one CIF each plus samples.csv."""
     from designer.generate import sample as run_sample
@@ -80,7 +81,8 @@ def sample(
     r = load_run(run)
     with progress_bar() as bar:
         task = bar.add_task("decoding", total=n)
-        dec = run_sample(r, n, seed=seed, temperature=temperature, on_batch=lambda k: bar.advance(task, k))
+        dec = run_sample(r, n, seed=seed, temperature=temperature, on_batch=lambda k: bar.advance(task, k),
+                         charge_neutral=not raw_decode)
         rows = []
         task = bar.add_task("writing CIFs", total=n)
         width = len(str(n - 1))
@@ -108,6 +110,7 @@ def reconstruct(
     run: str = typer.Argument(..., help="run folder, model file, or shipped model name"),
     data: Path = typer.Option(..., "--data", help="crystals to reconstruct: CSV (cif column), CIF folder or CIF file"),
     out: Path = typer.Option(..., "--out", help="output folder: one CIF per input, named by its id, plus reconstruct.csv"),
+    raw_decode: bool = typer.Option(False, "--raw-decode", help="take each slot's most likely element (no charge-neutral re-ranking)"),
 ):
     """Encode each input (posterior mean), decode once, and compare with the input."""
     from designer.generate import read_for_run, reconstruct as run_reconstruct
@@ -117,7 +120,7 @@ def reconstruct(
 
     r = load_run(run)
     records, graphs = read_for_run(r, data)
-    dec = run_reconstruct(r, graphs)
+    dec = run_reconstruct(r, graphs, charge_neutral=not raw_decode)
     rows = []
     with progress_bar() as bar:
         task = bar.add_task("matching + writing", total=len(records))

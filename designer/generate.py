@@ -36,13 +36,25 @@ def vocab_of(run: Run) -> ElementVocab:
 
 @torch.no_grad()
 def decode_latents(run: Run, z: torch.Tensor, batch_size: int = 2048, mc_samples: int = 0,
-                   on_batch: Callable[[int], None] | None = None) -> Decoded:
-    """Decode ``n x d`` latents in batches (one network evaluation per structure)."""
+                   on_batch: Callable[[int], None] | None = None, charge_neutral: bool = True) -> Decoded:
+    """Decode ``n x d`` latents in batches (one network evaluation per structure).
+
+    With ``charge_neutral`` each structure takes the most likely per-slot elements whose composition
+    passes the SMACT charge-balance test (``designer.decoding``); otherwise the argmax of each slot.
+    """
     model = run.model.eval()
+    plugin = model.plugin
     structures, props, stds = [], [], []
     for s in range(0, len(z), batch_size):
         zb = z[s: s + batch_size]
-        structures += model.plugin.to_structures(model.decode(zb))
+        out = model.decode(zb)
+        types = None
+        if charge_neutral:
+            from designer.decoding import charge_neutral_types
+
+            n = out["num_atoms_logits"].argmax(-1) + 1
+            types = charge_neutral_types(plugin.slot_log_probs(out), n, plugin.atomic_numbers)
+        structures += plugin.to_structures(out, types)
         if model.property_head is not None:
             m, sd = model.property_head.predict(zb, mc_samples)
             props.append(m.numpy())
@@ -55,11 +67,11 @@ def decode_latents(run: Run, z: torch.Tensor, batch_size: int = 2048, mc_samples
 
 
 def sample(run: Run, n: int, seed: int = 0, batch_size: int = 2048, temperature: float = 1.0,
-           on_batch: Callable[[int], None] | None = None) -> Decoded:
+           on_batch: Callable[[int], None] | None = None, charge_neutral: bool = True) -> Decoded:
     """Decode ``n`` latents drawn from N(0, temperature^2 I) with a seeded generator."""
     gen = torch.Generator().manual_seed(seed)
     z = run.model.sample_prior(n, generator=gen, temperature=temperature)
-    return decode_latents(run, z, batch_size, on_batch=on_batch)
+    return decode_latents(run, z, batch_size, on_batch=on_batch, charge_neutral=charge_neutral)
 
 
 def records_to_data(run: Run, records: list[CrystalRecord]) -> list:
@@ -88,7 +100,7 @@ def encode(run: Run, data: list, batch_size: int = 1024) -> tuple[torch.Tensor, 
     return torch.cat(mus), torch.cat(logvars)
 
 
-def reconstruct(run: Run, data: list, batch_size: int = 1024) -> Decoded:
+def reconstruct(run: Run, data: list, batch_size: int = 1024, charge_neutral: bool = True) -> Decoded:
     """Encode (posterior mean) and decode once."""
     mu, _ = encode(run, data, batch_size)
-    return decode_latents(run, mu, batch_size)
+    return decode_latents(run, mu, batch_size, charge_neutral=charge_neutral)

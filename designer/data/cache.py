@@ -37,8 +37,8 @@ def cached(path: Path, options: dict[str, Any], build: Callable[[], Any], enable
 
     The second call with the same input file content and options skips ``build`` (parsing).
     """
-    if not enabled:
-        return build()
+    if not enabled or not Path(path).exists():
+        return build()  # a missing input: the reader raises its one-line error
     key = hashlib.sha256(
         (content_hash(path) + json.dumps(options, sort_keys=True) + str(CACHE_VERSION)).encode()
     ).hexdigest()[:32]

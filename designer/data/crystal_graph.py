@@ -38,7 +38,7 @@ def periodic_neighbors(
 
     Args:
         lattice: ``3 x 3`` rows are lattice vectors (Å).
-        frac_coords: ``N x 3`` fractional coordinates.
+        frac_coords: ``N x 3`` fractional coordinates (any real values; offsets refer to these).
         cutoff: neighbour radius (Å).
         max_neighbors: keep at most this many nearest neighbours per atom (ties broken by index).
 
@@ -48,7 +48,9 @@ def periodic_neighbors(
         distances: ``E`` float64 distances (Å).
     """
     lattice = np.asarray(lattice, dtype=np.float64)
-    frac = np.asarray(frac_coords, dtype=np.float64)
+    given = np.asarray(frac_coords, dtype=np.float64)
+    cell_of = np.floor(given)
+    frac = given - cell_of  # image ranges below assume coordinates in [0, 1)
     n = len(frac)
     nk = image_ranges(lattice, cutoff)
     grids = [np.arange(-k, k + 1) for k in nk]
@@ -68,7 +70,7 @@ def periodic_neighbors(
     dst = np.repeat(idx, k).reshape(n, k)[keep]
     flat = order[keep]
     src = flat // len(offsets)
-    off = offsets[flat % len(offsets)]
+    off = offsets[flat % len(offsets)] + cell_of[dst] - cell_of[src]  # back to the caller's coordinates
     return (
         np.stack([src, dst]).astype(np.int64),
         off.astype(np.int64),

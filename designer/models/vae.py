@@ -82,7 +82,7 @@ class BetaVAE(nn.Module):
         self.to_mu = nn.Linear(plugin.feature_dim, latent_dim)
         self.to_logvar = nn.Linear(plugin.feature_dim, latent_dim)
         nn.init.zeros_(self.to_logvar.weight)
-        nn.init.constant_(self.to_logvar.bias, -2.0)
+        nn.init.constant_(self.to_logvar.bias, -6.0)  # start near-deterministic: avoids early posterior collapse
         self.loss_weights = dict(loss_weights or {})
         self.property_head = property_head
 

@@ -50,6 +50,12 @@ class LitBetaVAE(L.LightningModule):
             self.log("train/active_dims_kl>0.01", float((per_dim > 0.01).sum()))
         self._kl_sum, self._kl_count = None, 0
 
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["kl_history"] = self.kl_history
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.kl_history = list(checkpoint.get("kl_history", []))
+
     def validation_step(self, batch, batch_idx):
         out = self.model.loss(batch, self.cfg.loss.beta, 0.0, sample=False, property_weight=self.cfg.loss.property_weight)
         bs = int(batch.num_graphs)

@@ -50,7 +50,7 @@ def encode_means(model, data: list, batch_size: int = 512) -> torch.Tensor:
 
 def train(cfg: PipelineConfig, run_dir: Path, init_from: str | None = None, resume: bool = False,
           progress: bool = True) -> Path:
-    """Train and write ``run_dir`` (config.yaml, model.pt, metrics.csv, kl_per_dim.csv, summary.json).
+    """Train and write ``run_dir`` (config.yaml, model.pt, logs/metrics.csv, kl_per_dim.csv, summary.json).
 
     Returns:
         path of the exported ``model.pt`` (the holdout-selected best weights).
@@ -74,7 +74,9 @@ def train(cfg: PipelineConfig, run_dir: Path, init_from: str | None = None, resu
     train_data = [data[i] for i in tr_idx]
     holdout = [data[i] for i in ho_idx]
 
-    model = init.model if init is not None else build_model(cfg, list(vocab.atomic_numbers))
+    model = build_model(cfg, list(vocab.atomic_numbers))  # this pipeline's loss settings ...
+    if init is not None:
+        model.load_state_dict(init.model.state_dict())  # ... on the inherited architecture and weights
     model.train()
     if init is None:
         model.plugin.fit_scales(torch.cat([g.lattice for g in train_data]))

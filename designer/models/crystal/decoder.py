@@ -14,7 +14,8 @@ from designer.models.crystal.lattice import raw_to_params
 class CrystalDecoder(nn.Module):
     """``batch x d`` latents -> dict of decoder outputs.
 
-    Outputs: ``num_atoms_logits`` (B x S, class k = k+1 atoms), ``type_logits`` (B x S x V),
+    Outputs: ``num_atoms_logits`` (B x S, class k = k+1 atoms), ``composition_logits`` (B x V,
+    element fractions), ``type_logits`` (B x S x V, the element of each slot),
     ``frac`` (B x S x 3, unwrapped fractional coordinates), ``lattice_params`` (B x 6, bounded:
     see ``lattice.py``). S = max_atoms slots; a structure with n atoms uses the first n.
     """
@@ -32,6 +33,7 @@ class CrystalDecoder(nn.Module):
         self.trunk = nn.Sequential(*blocks)
         self.num_atoms = nn.Linear(hidden, max_atoms)
         self.lattice = nn.Linear(hidden, 6)
+        self.composition = nn.Linear(hidden, num_types)
         self.slots = nn.Linear(hidden, max_atoms * (num_types + 3))
         self.max_atoms, self.num_types = max_atoms, num_types
 
@@ -40,6 +42,7 @@ class CrystalDecoder(nn.Module):
         slots = self.slots(h).view(-1, self.max_atoms, self.num_types + 3)
         return {
             "num_atoms_logits": self.num_atoms(h),
+            "composition_logits": self.composition(h),
             "lattice_params": raw_to_params(self.lattice(h)),
             "type_logits": slots[..., : self.num_types],
             "frac": slots[..., self.num_types:],

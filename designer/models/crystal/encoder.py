@@ -52,8 +52,9 @@ class CrystalEncoder(nn.Module):
         self.embed = nn.Embedding(num_types, hidden)
         self.layers = nn.ModuleList(Interaction(hidden, num_rbf) for _ in range(layers))
         self.readout = nn.Sequential(
-            nn.Linear(2 * hidden + 8, out_dim), nn.SiLU(), nn.Linear(out_dim, out_dim), nn.SiLU(),
+            nn.Linear(2 * hidden + 8 + num_types, out_dim), nn.SiLU(), nn.Linear(out_dim, out_dim),
         )
+        self.num_types = num_types
         self.out_dim = out_dim
 
     def forward(self, batch) -> Tensor:
@@ -66,4 +67,7 @@ class CrystalEncoder(nn.Module):
         counts = batch.num_atoms.to(h.dtype).unsqueeze(-1)
         pooled = torch.cat([global_mean_pool(h, batch.batch), global_add_pool(h, batch.batch) / counts.sqrt()], -1)
         cell = lattice_invariants(batch.lattice, batch.num_atoms)
-        return self.readout(torch.cat([pooled, cell], -1))
+        # element fractions: order-invariant and immediately informative about composition
+        onehot = nn.functional.one_hot(batch.atom_types, self.num_types).to(h.dtype)
+        fractions = global_mean_pool(onehot, batch.batch)
+        return self.readout(torch.cat([pooled, cell, fractions], -1))

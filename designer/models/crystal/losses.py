@@ -73,7 +73,8 @@ def crystal_reconstruction_terms(decoded: dict[str, Tensor], true_types: Tensor,
     """Per-example loss terms (each ``B``) of the crystal decoder.
 
     Args:
-        decoded: ``num_atoms_logits`` (B x S), ``lattice_params`` (B x 6), ``type_logits`` (B x S x V),
+        decoded: ``num_atoms_logits`` (B x S), ``composition_logits`` (B x V), ``lattice_params`` (B x 6),
+            ``type_logits`` (B x S x V),
             ``frac`` (B x S x 3).
         true_types: ``B x N`` vocabulary indices (padded); ``true_frac`` ``B x N x 3``; ``mask`` ``B x N``.
         lattice: ``B x 3 x 3`` true lattice; ``ops`` ``B x O x 3 x 3`` its automorphisms.
@@ -88,8 +89,12 @@ def crystal_reconstruction_terms(decoded: dict[str, Tensor], true_types: Tensor,
     coords = (norm_nll(res, likelihood) * m).sum(1) / n_atoms
     matched_types = torch.gather(true_types, 1, perm)
     types = (F.nll_loss(logp.transpose(1, 2), matched_types, reduction="none") * m).sum(1) / n_atoms
+    # composition: cross-entropy between the true element fractions and the predicted ones (no assignment needed)
+    V = decoded["composition_logits"].shape[-1]
+    fractions = torch.zeros(B, V, dtype=res.dtype, device=res.device).scatter_add_(1, true_types, m) / n_atoms.unsqueeze(1)
+    composition = -(fractions * F.log_softmax(decoded["composition_logits"], -1)).sum(1)
     from designer.models.likelihoods import nll
 
     lat = nll(decoded["lattice_params"] - lattice_target, likelihood, lattice_scale).mean(1)
     num_atoms = F.cross_entropy(decoded["num_atoms_logits"], n_atoms - 1, reduction="none")
-    return {"num_atoms": num_atoms, "composition": types, "lattice": lat, "coords": coords}
+    return {"num_atoms": num_atoms, "composition": composition, "atom_types": types, "lattice": lat, "coords": coords}

@@ -62,24 +62,37 @@ class CrystalPlugin(nn.Module):
             self.lattice_scale, self.likelihood, self.type_weight,
         )
 
+    @staticmethod
+    def slot_log_probs(decoded: dict[str, Tensor]) -> Tensor:
+        """``B x S x V`` element log-scores of each slot: its own distribution times the decoded composition."""
+        return torch.log_softmax(decoded["type_logits"], -1) + \
+            torch.log_softmax(decoded["composition_logits"], -1).unsqueeze(1)
+
     @torch.no_grad()
-    def to_arrays(self, decoded: dict[str, Tensor]) -> list[dict[str, np.ndarray]]:
-        """Most likely crystal of each decoder output: ``lattice`` (3 x 3), ``atomic_numbers`` (n), ``frac`` (n x 3)."""
+    def to_arrays(self, decoded: dict[str, Tensor], types: Tensor | None = None) -> list[dict[str, np.ndarray]]:
+        """Crystal of each decoder output: ``lattice`` (3 x 3), ``atomic_numbers`` (n), ``frac`` (n x 3).
+
+        Args:
+            types: optional ``B x S`` vocabulary indices chosen by the caller (e.g. a charge-neutral
+                choice); default: the most likely element of each slot.
+        """
         n = decoded["num_atoms_logits"].argmax(-1) + 1
         lattice = params_to_lattice(decoded["lattice_params"]).cpu().numpy()
-        types = self.atomic_numbers[decoded["type_logits"].argmax(-1)].cpu().numpy()
+        if types is None:
+            types = self.slot_log_probs(decoded).argmax(-1)
+        types = self.atomic_numbers[types].cpu().numpy()
         frac = wrap_unit(decoded["frac"]).cpu().numpy()
         return [
             {"lattice": lattice[b], "atomic_numbers": types[b, : n[b]], "frac": frac[b, : n[b]]}
             for b in range(len(n))
         ]
 
-    def to_structures(self, decoded: dict[str, Tensor]) -> list:
+    def to_structures(self, decoded: dict[str, Tensor], types: Tensor | None = None) -> list:
         """pymatgen ``Structure`` per decoder output (None if pymatgen refuses to build it)."""
         from pymatgen.core import Lattice, Structure
 
         out = []
-        for a in self.to_arrays(decoded):
+        for a in self.to_arrays(decoded, types):
             try:
                 out.append(Structure(Lattice(a["lattice"]), a["atomic_numbers"].tolist(), a["frac"]))
             except Exception:

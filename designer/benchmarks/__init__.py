@@ -1,0 +1,20 @@
+"""Benchmark protocols (DESIGN section 5), each writing results/<name>.json and a readable .md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from designer.errors import DesignerError
+
+BENCHMARKS = ("perov5",)
+
+
+def run_benchmark(name: str, **kwargs) -> Path:
+    if name == "perov5":
+        from designer.benchmarks.perov5 import run
+
+        return run(**kwargs)
+    import difflib
+
+    close = difflib.get_close_matches(name, BENCHMARKS, n=1, cutoff=0.0)
+    raise DesignerError(f"unknown benchmark {name!r}; did you mean {close[0]!r}? (available: {', '.join(BENCHMARKS)})")
