@@ -59,6 +59,7 @@ class ModelConfig(_Strict):
     feature_dim: int = Field(256, ge=8)
     decoder_hidden: int = Field(512, ge=8)
     decoder_layers: int = Field(3, ge=1)
+    decoder_dropout: float = Field(0.0, ge=0, lt=1, description="dropout in the decoder trunk (regularises composition decoding)")
     property_hidden: int = Field(128, ge=8)
     property_dropout: float = Field(0.1, ge=0, lt=1)
 

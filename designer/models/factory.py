@@ -14,7 +14,7 @@ def build_model(cfg: PipelineConfig, atomic_numbers: list[int]) -> BetaVAE:
 
         plugin = CrystalPlugin(
             atomic_numbers, cfg.data.max_atoms, m.latent_dim, m.hidden, m.encoder_layers, m.feature_dim,
-            cfg.data.cutoff, m.decoder_hidden, m.decoder_layers, cfg.loss.likelihood,
+            cfg.data.cutoff, m.decoder_hidden, m.decoder_layers, cfg.loss.likelihood, decoder_dropout=m.decoder_dropout,
         )
     else:  # pragma: no cover - guarded by the config's Literal
         raise ValueError(cfg.domain)

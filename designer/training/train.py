@@ -50,7 +50,7 @@ def encode_means(model, data: list, batch_size: int = 512) -> torch.Tensor:
 
 def train(cfg: PipelineConfig, run_dir: Path, init_from: str | None = None, resume: bool = False,
           progress: bool = True) -> Path:
-    """Train and write ``run_dir`` (config.yaml, model.pt, logs/metrics.csv, kl_per_dim.csv, summary.json).
+    """Train and write ``run_dir`` (config.yaml, model.pt, logs/version_N/metrics.csv, kl_per_dim.csv, summary.json).
 
     Returns:
         path of the exported ``model.pt`` (the holdout-selected best weights).
@@ -100,7 +100,7 @@ def train(cfg: PipelineConfig, run_dir: Path, init_from: str | None = None, resu
         max_epochs=cfg.train.epochs,
         max_time=timedelta(minutes=cfg.train.max_minutes) if cfg.train.max_minutes else None,
         accelerator=cfg.train.accelerator, devices=cfg.train.devices,
-        callbacks=callbacks, logger=L.pytorch.loggers.CSVLogger(run_dir, name="logs", version=""),
+        callbacks=callbacks, logger=L.pytorch.loggers.CSVLogger(run_dir, name="logs"),  # logs/version_N: a resume never overwrites
         enable_progress_bar=progress, enable_model_summary=False, log_every_n_steps=10,
         deterministic=False, num_sanity_val_steps=0,
     )

@@ -28,13 +28,14 @@ class CrystalPlugin(nn.Module):
 
     def __init__(self, atomic_numbers: list[int], max_atoms: int, latent_dim: int, hidden: int = 128,
                  encoder_layers: int = 4, feature_dim: int = 256, cutoff: float = 7.0, decoder_hidden: int = 512,
-                 decoder_layers: int = 3, likelihood: str = "laplace", type_weight: float = 1.0):
+                 decoder_layers: int = 3, likelihood: str = "laplace", type_weight: float = 1.0,
+                 decoder_dropout: float = 0.0):
         super().__init__()
         self.register_buffer("atomic_numbers", torch.tensor(list(atomic_numbers), dtype=torch.long))
         self.register_buffer("lattice_scale", torch.ones(6))
         num_types = len(atomic_numbers)
         self.encoder = CrystalEncoder(num_types, hidden, encoder_layers, cutoff, feature_dim)
-        self.decoder = CrystalDecoder(latent_dim, num_types, max_atoms, decoder_hidden, decoder_layers)
+        self.decoder = CrystalDecoder(latent_dim, num_types, max_atoms, decoder_hidden, decoder_layers, decoder_dropout)
         self.feature_dim = feature_dim
         self.max_atoms = max_atoms
         self.likelihood = likelihood
