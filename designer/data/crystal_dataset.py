@@ -71,8 +71,9 @@ def check_records(records: list[CrystalRecord], max_atoms: int) -> None:
 def build_graph(record: CrystalRecord, cutoff: float, max_neighbors: int) -> tuple:
     """Periodic edges plus the lattice automorphisms (padded to MAX_OPS with the identity)."""
     ops = lattice_automorphisms(record.lattice)
+    num_ops = len(ops)
     ops = np.concatenate([ops, np.repeat(ops[:1], MAX_OPS - len(ops), axis=0)])
-    return (*periodic_neighbors(record.lattice, record.frac_coords, cutoff, max_neighbors), ops)
+    return (*periodic_neighbors(record.lattice, record.frac_coords, cutoff, max_neighbors), ops, num_ops)
 
 
 def build_graphs(records: list[CrystalRecord], cutoff: float, max_neighbors: int) -> list[tuple]:
@@ -89,9 +90,10 @@ def to_data(
 
     Fields: ``atom_types`` (N, vocab indices), ``frac_coords`` (N x 3), ``lattice`` (1 x 3 x 3),
     ``num_atoms`` (1), ``edge_index`` (2 x E), ``edge_offset`` (E x 3), ``edge_dist`` (E),
-    ``sym_ops`` (1 x 48 x 3 x 3, the lattice's automorphisms), ``y`` (1 x P, NaN = unlabelled).
+    ``sym_ops`` (1 x 48 x 3 x 3, the lattice's automorphisms, identity-padded), ``num_ops`` (1, how many
+    are distinct), ``y`` (1 x P, NaN = unlabelled).
     """
-    edge_index, offsets, dist, ops = graph
+    edge_index, offsets, dist, ops, num_ops = graph
     y = np.array([[record.properties.get(p, np.nan) for p in properties]], dtype=np.float32)
     return Data(
         atom_types=torch.from_numpy(vocab.encode(record.atomic_numbers, record.source)),
@@ -102,6 +104,7 @@ def to_data(
         edge_offset=torch.from_numpy(offsets.astype(np.float32)),
         edge_dist=torch.from_numpy(dist.astype(np.float32)),
         sym_ops=torch.from_numpy(ops.astype(np.float32)).unsqueeze(0),
+        num_ops=torch.tensor([num_ops]),
         y=torch.from_numpy(y).reshape(1, len(properties)),
         num_nodes=record.num_atoms,
     )
@@ -125,7 +128,7 @@ def load_graph_dataset(
         records += recs
         graphs += cached(
             Path(path),
-            {"kind": "crystal_graphs", "properties": list(properties), "cutoff": cutoff, "max_neighbors": max_neighbors},
+            {"kind": "crystal_graphs", "format": 2, "properties": list(properties), "cutoff": cutoff, "max_neighbors": max_neighbors},
             lambda recs=recs: build_graphs(recs, cutoff, max_neighbors), enabled=use_cache,
         )
     vocab = vocab or ElementVocab.from_records(records)

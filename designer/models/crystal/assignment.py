@@ -33,6 +33,7 @@ def assign(
     type_cost: Tensor,
     type_weight: float = 1.0,
     top_k: int = 4,
+    num_ops: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Best assignment of predicted slots to true atoms.
 
@@ -45,6 +46,8 @@ def assign(
         type_cost: ``B x N x N`` cost of giving predicted slot i the type of true atom j.
         type_weight: weight of ``type_cost`` against the squared normalised distance.
         top_k: number of best (op, shift) candidates solved exactly.
+        num_ops: optional ``B`` number of distinct leading ops per structure; structures are then
+            processed in chunks of similar op counts, each paying only for its own maximum.
 
     Returns:
         perm: ``B x N`` long, true index for each predicted slot (identity on padding).
@@ -59,19 +62,24 @@ def assign(
 
     perm_out = torch.arange(N).repeat(B, 1)
     op_out = torch.zeros(B, dtype=torch.long)
-    per_struct = O * N * N * N * 3
-    chunk = max(1, _CHUNK_ELEMENTS // max(per_struct, 1))
-    for s in range(0, B, chunk):
-        sl = slice(s, min(B, s + chunk))
-        pf, tf, m, lat, op = pred_frac[sl], true_frac[sl], mask[sl], lattice[sl], ops[sl]
-        tc = type_cost[sl]
-        b = pf.shape[0]
+    counts = torch.full((B,), O, dtype=torch.long) if num_ops is None else num_ops.clamp(1, O)
+    order = torch.argsort(counts, stable=True)
+    start = 0
+    while start < B:
+        o_max = int(counts[order[min(B - 1, start)]])
+        chunk = max(1, _CHUNK_ELEMENTS // (o_max * N * N * N * 3))
+        idx = order[start: start + chunk]
+        o_max = int(counts[idx].max())
+        start += len(idx)
+        pf, tf, m, lat, op = pred_frac[idx], true_frac[idx], mask[idx], lattice[idx], ops[idx, :o_max]
+        tc = type_cost[idx]
+        b, O_c = pf.shape[0], o_max
         t_ops = torch.einsum("bnk,bokl->bonl", tf, op)  # b x O x N x 3
         shifts = t_ops - pf[:, None, None, 0, :]  # b x O x K(=N) x 3: slot 0 onto true atom k
         # diff[b,o,k,i,j] = pred_i + shift_k - true_j
         diff = pf[:, None, None, :, None, :] + shifts[:, :, :, None, None, :] - t_ops[:, :, None, None, :, :]
         cart = wrap_half(diff) @ lat[:, None, None, None]  # b x O x K x N x N x 3 (matmul broadcast)
-        cost = cart.pow(2).sum(-1) / scale2[sl] + type_weight * tc[:, None, None]
+        cost = cart.pow(2).sum(-1) / scale2[idx] + type_weight * tc[:, None, None]
         valid_j = m[:, None, None, None, :]
         cost = torch.where(valid_j, cost, torch.full_like(cost, big))
         proxy = (cost.min(-1).values * m[:, None, None, :]).sum(-1)  # b x O x K
@@ -79,7 +87,7 @@ def assign(
         flat = proxy.reshape(b, -1)
         k = min(top_k, flat.shape[1])
         best = flat.topk(k, largest=False).indices  # b x k
-        cost_np = cost.reshape(b, O * N, N, N).numpy()
+        cost_np = cost.reshape(b, O_c * N, N, N).numpy()
         for bi in range(b):
             n = int(m[bi].sum())
             best_val, best_perm, best_c = np.inf, None, 0
@@ -92,6 +100,6 @@ def assign(
                 if val < best_val:
                     best_val, best_perm, best_c = val, cols, c
             if best_perm is not None:
-                perm_out[s + bi, :n] = torch.from_numpy(best_perm)
-                op_out[s + bi] = best_c // N
+                perm_out[idx[bi], :n] = torch.from_numpy(best_perm)
+                op_out[idx[bi]] = best_c // N
     return perm_out, op_out

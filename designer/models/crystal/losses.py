@@ -12,7 +12,7 @@ from designer.numerics import circular_mean, wrap_half
 
 
 def aligned_residuals(pred_frac: Tensor, true_frac: Tensor, mask: Tensor, lattice: Tensor, ops: Tensor,
-                      type_cost: Tensor, type_weight: float = 1.0) -> tuple[Tensor, Tensor]:
+                      type_cost: Tensor, type_weight: float = 1.0, num_ops: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """Minimum-image Cartesian residuals after the best assignment, symmetry op and global shift.
 
     Args:
@@ -27,7 +27,8 @@ def aligned_residuals(pred_frac: Tensor, true_frac: Tensor, mask: Tensor, lattic
         residual: ``B x N x 3`` residual vectors in units of (V/N)^(1/3) (zero on padding).
         perm: ``B x N`` the true atom paired with each predicted slot.
     """
-    perm, op_idx = assign(pred_frac.detach(), true_frac, mask, lattice, ops, type_cost.detach(), type_weight)
+    perm, op_idx = assign(pred_frac.detach(), true_frac, mask, lattice, ops, type_cost.detach(), type_weight,
+                          num_ops=num_ops)
     op = ops[torch.arange(len(op_idx)), op_idx]  # B x 3 x 3
     target = torch.einsum("bnk,bkl->bnl", true_frac, op)
     target = torch.gather(target, 1, perm.unsqueeze(-1).expand(-1, -1, 3))
@@ -69,7 +70,8 @@ def periodic_coordinate_loss(pred_frac: Tensor, true_frac: Tensor, lattice: Tens
 
 def crystal_reconstruction_terms(decoded: dict[str, Tensor], true_types: Tensor, true_frac: Tensor, mask: Tensor,
                                  lattice: Tensor, ops: Tensor, lattice_target: Tensor, lattice_scale: Tensor,
-                                 likelihood: Likelihood, type_weight: float = 1.0) -> dict[str, Tensor]:
+                                 likelihood: Likelihood, type_weight: float = 1.0,
+                                 num_ops: Tensor | None = None) -> dict[str, Tensor]:
     """Per-example loss terms (each ``B``) of the crystal decoder.
 
     Args:
@@ -84,7 +86,8 @@ def crystal_reconstruction_terms(decoded: dict[str, Tensor], true_types: Tensor,
     n_atoms = mask.sum(1)
     logp = F.log_softmax(decoded["type_logits"][:, :N], -1)  # B x N x V
     type_cost = -torch.gather(logp, 2, true_types.unsqueeze(1).expand(-1, N, -1))  # [b, i, j]
-    res, perm = aligned_residuals(decoded["frac"][:, :N], true_frac, mask, lattice, ops, type_cost, type_weight)
+    res, perm = aligned_residuals(decoded["frac"][:, :N], true_frac, mask, lattice, ops, type_cost, type_weight,
+                                  num_ops)
     m = mask.to(res.dtype)
     coords = (norm_nll(res, likelihood) * m).sum(1) / n_atoms
     matched_types = torch.gather(true_types, 1, perm)

@@ -60,7 +60,7 @@ class CrystalPlugin(nn.Module):
         frac, _ = to_dense_batch(batch.frac_coords, batch.batch)
         return crystal_reconstruction_terms(
             decoded, types, frac, mask, batch.lattice, batch.sym_ops, lattice_to_params(batch.lattice),
-            self.lattice_scale, self.likelihood, self.type_weight,
+            self.lattice_scale, self.likelihood, self.type_weight, getattr(batch, "num_ops", None),
         )
 
     @staticmethod
