@@ -68,14 +68,13 @@ def run(run: str | None = None, out: Path | None = None, samples: Path | None = 
                             "beta": cfg.loss.beta, "training": r.meta}
         train_paths = [Path(p) for p in cfg.data.train]
         test_path = Path(cfg.data.test) if cfg.data.test else None
-        if test_path is None or not test_path.exists():
-            # a shipped model records absolute paths of the machine it was trained on: fall back to the embedded copy
-            default, _ = load_pipeline(Path(__file__).parents[2] / "pipelines" / "perov5.yaml")
-            train_paths, test_path = [Path(p) for p in default.data.train], Path(default.data.test)
     else:
+        train_paths, test_path = [], None
+        results["samples_dir"] = str(samples)
+    if test_path is None or not test_path.exists() or not all(p.exists() for p in train_paths):
+        # judging CIFs, or a shipped model recording paths of the machine it was trained on: the embedded copy
         default, _ = load_pipeline(Path(__file__).parents[2] / "pipelines" / "perov5.yaml")
         train_paths, test_path = [Path(p) for p in default.data.train], Path(default.data.test)
-        results["samples_dir"] = str(samples)
 
     console.print("reading train and test crystals")
     test_records = load_records(test_path, [])

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from designer.models.crystal.assignment import assign
-from designer.models.likelihoods import Likelihood, norm_nll
+from designer.models.likelihoods import Likelihood, nll, norm_nll
 from designer.numerics import circular_mean, wrap_half
 
 
@@ -96,8 +96,6 @@ def crystal_reconstruction_terms(decoded: dict[str, Tensor], true_types: Tensor,
     V = decoded["composition_logits"].shape[-1]
     fractions = torch.zeros(B, V, dtype=res.dtype, device=res.device).scatter_add_(1, true_types, m) / n_atoms.unsqueeze(1)
     composition = -(fractions * F.log_softmax(decoded["composition_logits"], -1)).sum(1)
-    from designer.models.likelihoods import nll
-
     lat = nll(decoded["lattice_params"] - lattice_target, likelihood, lattice_scale).mean(1)
     num_atoms = F.cross_entropy(decoded["num_atoms_logits"], n_atoms - 1, reduction="none")
     return {"num_atoms": num_atoms, "composition": composition, "atom_types": types, "lattice": lat, "coords": coords}
