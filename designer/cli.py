@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -70,15 +71,19 @@ def sample(
     out: Path = typer.Option(..., "--out", help="output folder for CIFs and samples.csv"),
     seed: int = typer.Option(0, help="random seed of the prior draws"),
     temperature: float = typer.Option(1.0, min=0.0, help="scale of the prior N(0, t^2 I)"),
-    raw_decode: bool = typer.Option(False, "--raw-decode", help="take each slot's most likely element (no charge-neutral re-ranking)"),
+    raw_decode: bool = typer.Option(False, "--raw-decode", help="crystals: each slot's most likely element (no charge-neutral "
+                                    "re-ranking); proteins: allow gaps where the training alignment has none"),
 ):
-    """Draw latents from the prior, decode them, and write one CIF each plus samples.csv."""
-    from designer.generate import sample as run_sample
-    from designer.io.crystal_files import write_cif, write_table
-    from designer.metrics import composition_validity, structure_validity
+    """Draw latents from the prior and decode them: one CIF each (crystals) or samples.fasta (proteins), plus samples.csv."""
     from designer.runs import load_run
 
     r = load_run(run)
+    if r.config.domain == "protein":
+        return _sample_proteins(r, n, out, seed, temperature, raw_decode)
+    from designer.generate import sample as run_sample
+    from designer.io.crystal_files import write_cif, write_table
+    from designer.metrics import composition_validity, structure_validity
+
     with progress_bar() as bar:
         task = bar.add_task("decoding", total=n)
         dec = run_sample(r, n, seed=seed, temperature=temperature, on_batch=lambda k: bar.advance(task, k),
@@ -108,17 +113,21 @@ def sample(
 @app.command()
 def reconstruct(
     run: str = typer.Argument(..., help="run folder, model file, or shipped model name"),
-    data: Path = typer.Option(..., "--data", help="crystals to reconstruct: CSV (cif column), CIF folder or CIF file"),
-    out: Path = typer.Option(..., "--out", help="output folder: one CIF per input, named by its id, plus reconstruct.csv"),
-    raw_decode: bool = typer.Option(False, "--raw-decode", help="take each slot's most likely element (no charge-neutral re-ranking)"),
+    data: Path = typer.Option(..., "--data", help="inputs: crystals as CSV (cif column), CIF folder or CIF file; "
+                              "proteins as FASTA, A3M, CSV (sequence column) or mutation table"),
+    out: Path = typer.Option(..., "--out", help="output folder: one CIF per input named by its id (proteins: reconstruct.fasta), plus reconstruct.csv"),
+    raw_decode: bool = typer.Option(False, "--raw-decode", help="crystals: no charge-neutral re-ranking; proteins: allow gaps anywhere"),
 ):
     """Encode each input (posterior mean), decode once, and compare with the input."""
-    from designer.generate import read_for_run, reconstruct as run_reconstruct
-    from designer.io.crystal_files import safe_name, write_cif, write_table
-    from designer.metrics import match_structures
     from designer.runs import load_run
 
     r = load_run(run)
+    if r.config.domain == "protein":
+        return _reconstruct_proteins(r, data, out, raw_decode)
+    from designer.generate import read_for_run, reconstruct as run_reconstruct
+    from designer.io.crystal_files import safe_name, write_cif, write_table
+    from designer.metrics import match_structures
+
     records, graphs = read_for_run(r, data)
     dec = run_reconstruct(r, graphs, charge_neutral=not raw_decode)
     rows = []
@@ -141,9 +150,72 @@ def reconstruct(
     out_console.print(f"{len(rows)} reconstructed -> {out} ({matched} match their input); table: {out / 'reconstruct.csv'}")
 
 
+def _protein_scores(r, dec, i: int, mc: bool) -> dict:
+    scores = {}
+    for j, p in enumerate(r.config.data.properties):
+        scores[f"pred_{p}"] = round(float(dec.properties[i, j]), 5)
+        if mc:
+            scores[f"pred_{p}_std"] = round(float(dec.property_std[i, j]), 5)
+    return scores
+
+
+def _sample_proteins(r, n: int, out: Path, seed: int, temperature: float, raw_decode: bool) -> None:
+    from designer.data.protein_dataset import describe_mutations
+    from designer.generate_protein import reference_sequence, sample as run_sample
+    from designer.io.crystal_files import write_table
+    from designer.io.sequence_files import write_fasta
+    from designer.metrics.protein import edit_distances, sequence_validity
+
+    with progress_bar() as bar:
+        task = bar.add_task("decoding", total=n)
+        dec = run_sample(r, n, seed=seed, temperature=temperature, constrained=not raw_decode, mc_samples=20,
+                         on_batch=lambda k: bar.advance(task, k))
+    seqs = dec.sequences()
+    ref_tokens = r.model.plugin.reference.numpy()
+    valid = sequence_validity(dec.tokens.numpy(), r.model.plugin.gap_allowed.numpy())
+    dist = edit_distances(seqs, reference_sequence(r))
+    base = r.config.data.sequences.index_base if r.config.data.sequences.index_base is not None else 1
+    width = len(str(n - 1))
+    rows, entries = [], []
+    for i, seq in enumerate(seqs):
+        sid = f"sample_{i:0{width}d}"
+        scores = {"valid": bool(valid[i]), "edit_distance_to_reference": int(dist[i]), **_protein_scores(r, dec, i, True)}
+        rows.append({"id": sid, "sequence": seq, "length": len(seq), **scores,
+                     "mutations": describe_mutations(dec.tokens[i].numpy(), ref_tokens, base)})
+        entries.append((sid, seq, scores))
+    write_fasta(entries, out / "samples.fasta")
+    write_table(rows, out / "samples.csv")
+    out_console.print(f"{n} samples -> {out / 'samples.fasta'} ({int(valid.sum())} valid, mean edit distance to the "
+                      f"reference {dist.mean():.1f}); table: {out / 'samples.csv'}")
+
+
+def _reconstruct_proteins(r, data: Path, out: Path, raw_decode: bool) -> None:
+    from designer.generate_protein import read_for_run, reconstruct as run_reconstruct
+    from designer.io.crystal_files import write_table
+    from designer.io.sequence_files import write_fasta
+    from designer.metrics.protein import residue_accuracy
+
+    pset = read_for_run(r, data, properties=[])
+    console.print(pset.report.summary())
+    dec = run_reconstruct(r, pset.tokens, constrained=not raw_decode)
+    true, pred = pset.tokens.numpy(), dec.tokens.numpy()
+    outs = dec.sequences()
+    rows, entries = [], []
+    for i, rec in enumerate(pset.records):
+        acc = residue_accuracy(pred[i:i + 1], true[i:i + 1])
+        scores = {"identity": round(acc, 4), "exact": bool((pred[i] == true[i]).all()), **_protein_scores(r, dec, i, False)}
+        rows.append({"id": rec.id, "input": rec.sequence.replace("-", ""), "output": outs[i], **scores})
+        entries.append((rec.id, outs[i], scores))
+    write_fasta(entries, out / "reconstruct.fasta")
+    write_table(rows, out / "reconstruct.csv")
+    exact = sum(r_["exact"] for r_ in rows)
+    out_console.print(f"{len(rows)} reconstructed -> {out / 'reconstruct.fasta'} ({exact} exactly, mean identity "
+                      f"{np.mean([r_['identity'] for r_ in rows]):.3f}); table: {out / 'reconstruct.csv'}")
+
+
 @app.command()
 def benchmark(
-    name: str = typer.Argument(..., help="benchmark: perov5"),
+    name: str = typer.Argument(..., help="benchmark: perov5, gfp"),
     run: str = typer.Option(None, "--run", help="run folder / model file / shipped name (default: the shipped model)"),
     out: Optional[Path] = typer.Option(None, "--out", help="results JSON (default results/<name>.json; a .md goes beside it)"),
     samples: Optional[Path] = typer.Option(None, "--samples", help="judge these CIFs (a folder) instead of sampling a model"),

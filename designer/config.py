@@ -20,8 +20,24 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+class SequenceDataConfig(_Strict):
+    """How protein inputs are read (``domain: protein``); see ``designer.data.protein_io``."""
+
+    format: Literal["auto", "fasta", "a3m", "csv", "mutations"] = "auto"
+    sequence_column: str = "sequence"
+    id_column: Optional[str] = None
+    mutation_column: str = Field("mutant", description="mutation column of a mutation table (avGFP: aaMutations)")
+    reference: Optional[str] = Field(None, description="reference protein: FASTA path (protein or coding DNA) or the sequence")
+    index_base: Optional[Literal[0, 1]] = Field(None, description="position numbering of mutation tables: 0 (avGFP) or 1 (DMS); required for them")
+    align: Optional[bool] = Field(None, description="align to the reference (default: when lengths differ)")
+    unknown: Literal["mask", "skip"] = Field("mask", description="X/B/Z residues: masked out of the likelihood, or the row skipped")
+    stop: Literal["truncate", "skip"] = Field("truncate", description="internal stop codon: gaps from the stop on, or the row skipped")
+    reweight: Optional[float] = Field(None, gt=0, le=1, description="DeepSequence reweighting identity threshold (e.g. 0.8) for family alignments")
+    max_mutations: Optional[int] = Field(None, ge=0, description="train only on variants with at most this many mutations (mutation tables)")
+
+
 class DataConfig(_Strict):
-    train: list[str] = Field(description="training inputs (CSV / CIF folder / CIF); a seeded holdout of them selects the model")
+    train: list[str] = Field(description="training inputs (crystals: CSV / CIF folder / CIF; proteins: FASTA / A3M / CSV / mutation table); a seeded holdout of them selects the model")
     test: Optional[str] = Field(None, description="test split, used only by benchmarks (never for early stopping)")
     properties: list[str] = Field(default_factory=list, description="property columns the property head learns")
     max_atoms: int = Field(20, ge=1, le=200)
@@ -29,6 +45,7 @@ class DataConfig(_Strict):
     max_neighbors: int = Field(12, ge=1, description="keep the nearest max_neighbors within the cutoff")
     holdout_fraction: float = Field(0.1, ge=0.0, lt=1.0)
     cache: bool = True
+    sequences: SequenceDataConfig = Field(default_factory=SequenceDataConfig)
 
     @field_validator("train", mode="before")
     @classmethod
@@ -78,7 +95,7 @@ class TrainConfig(_Strict):
 
 class PipelineConfig(_Strict):
     name: str
-    domain: Literal["crystal"] = "crystal"
+    domain: Literal["crystal", "protein"] = "crystal"
     seed: int = 0
     benchmark: Optional[str] = Field(None, description="coverage cutoff preset: perov, carbon, mp20")
     data: DataConfig
@@ -167,10 +184,24 @@ def resolve_paths(cfg: PipelineConfig, base: Path) -> PipelineConfig:
         q = Path(p).expanduser()
         return str(q if q.is_absolute() else (base / q).resolve())
 
-    data = cfg.data.model_copy(update={"train": [res(p) for p in cfg.data.train],
+    seqs = cfg.data.sequences
+    ref = seqs.reference
+    if ref is not None and ("/" in ref or "." in ref or (base / ref).exists()):
+        seqs = seqs.model_copy(update={"reference": res(ref)})  # a path, not a literal sequence
+    data = cfg.data.model_copy(update={"train": [res(p) for p in cfg.data.train], "sequences": seqs,
                                        "test": res(cfg.data.test) if cfg.data.test else None})
     return cfg.model_copy(update={"data": data})
 
 
 def dump(cfg: PipelineConfig) -> str:
     return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
+
+
+def sequence_options(cfg: PipelineConfig):
+    """The reader options of ``data.sequences`` (``designer.data.protein_io.SequenceOptions``)."""
+    from designer.data.protein_io import SequenceOptions
+
+    s = cfg.data.sequences
+    return SequenceOptions(format=s.format, sequence_column=s.sequence_column, id_column=s.id_column,
+                           mutation_column=s.mutation_column, reference=s.reference, index_base=s.index_base,
+                           align=s.align, unknown=s.unknown, stop=s.stop)

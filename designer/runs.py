@@ -30,7 +30,7 @@ class Run:
 def save_model(path: Path, model: BetaVAE, cfg: PipelineConfig, meta: dict | None = None) -> None:
     """Write the weights, the config and metadata to one file, atomically."""
     payload = {"format": FORMAT, "config": cfg.model_dump(mode="json"), "state_dict": model.state_dict(),
-               "atomic_numbers": model.plugin.atomic_numbers.tolist(), "meta": meta or {}}
+               "plugin_args": model.plugin.plugin_args(), "meta": meta or {}}
     with atomic_write(path, "wb") as f:
         torch.save(payload, f)
 
@@ -63,7 +63,8 @@ def load_run(run: str | Path, map_location: str = "cpu") -> Run:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise DesignerError(f"{path}: not a designer model file (expected format {FORMAT})")
     cfg = validate(payload["config"], str(path))
-    model = build_model(cfg, payload["atomic_numbers"])
+    plugin_args = payload.get("plugin_args") or {"atomic_numbers": payload["atomic_numbers"]}  # older crystal files
+    model = build_model(cfg, plugin_args)
     model.load_state_dict(payload["state_dict"])
     model.eval()
     return Run(model, cfg, path, payload.get("meta", {}))

@@ -6,12 +6,16 @@ from pathlib import Path
 
 from designer.errors import DesignerError
 
-BENCHMARKS = ("perov5",)
+BENCHMARKS = ("perov5", "gfp")
 
 
 def run_benchmark(name: str, **kwargs) -> Path:
     if name == "perov5":
         from designer.benchmarks.perov5 import run
+
+        return run(**kwargs)
+    if name == "gfp":
+        from designer.benchmarks.gfp import run
 
         return run(**kwargs)
     import difflib

@@ -59,7 +59,7 @@ def training_step_seconds(pipeline: str, batch: int = 64, steps: int = 3) -> dic
     d = cfg.data
     _, data, vocab = load_graph_dataset([Path(p) for p in d.train], d.properties, None, d.cutoff,
                                         d.max_neighbors, d.max_atoms, d.cache)
-    model = build_model(cfg, list(vocab.atomic_numbers))
+    model = build_model(cfg, {"atomic_numbers": list(vocab.atomic_numbers)})
     opt = torch.optim.Adam(model.parameters())
     b = next(iter(DataLoader(data, batch_size=batch, shuffle=True, generator=torch.Generator().manual_seed(0))))
     times = []

@@ -35,7 +35,7 @@ class LitBetaVAE(L.LightningModule):
         beta = self._beta()
         out = self.model.loss(batch, beta, self.cfg.loss.free_bits, sample=True,
                               property_weight=self.cfg.loss.property_weight)
-        bs = int(batch.num_graphs)
+        bs = len(self.model.plugin.targets(batch))
         self.log_dict({f"train/{k}": v for k, v in out.items() if v.ndim == 0}, batch_size=bs, on_step=False, on_epoch=True)
         self.log("train/beta", beta, batch_size=bs, on_step=False, on_epoch=True)
         kl = out["kl_per_dim"].detach() * bs
@@ -58,7 +58,7 @@ class LitBetaVAE(L.LightningModule):
 
     def validation_step(self, batch, batch_idx):
         out = self.model.loss(batch, self.cfg.loss.beta, 0.0, sample=False, property_weight=self.cfg.loss.property_weight)
-        bs = int(batch.num_graphs)
+        bs = len(self.model.plugin.targets(batch))
         selection = out["recon"] + self.cfg.loss.beta * out["kl"]
         if "property" in out:
             selection = selection + self.cfg.loss.property_weight * out["property"]

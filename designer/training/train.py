@@ -10,17 +10,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import lightning as L
-import numpy as np
 import torch
-from torch_geometric.loader import DataLoader
-
 from designer.config import PipelineConfig, dump
-from designer.data import holdout_split, load_graph_dataset
 from designer.errors import DesignerError
 from designer.io.atomic import atomic_write, atomic_write_text
 from designer.models.factory import build_model
 from designer.models.vae import active_units
 from designer.runs import load_run, save_model
+from designer.training.datasets import fit_data_scales, load_training_data, make_loader
 from designer.training.module import LitBetaVAE
 
 
@@ -32,6 +29,8 @@ def _inherit_architecture(cfg: PipelineConfig, init) -> PipelineConfig:
     """A fine-tuned model keeps the architecture (and vocabulary) of the model it starts from."""
     data = cfg.data.model_copy(update={"max_atoms": init.config.data.max_atoms, "cutoff": init.config.data.cutoff,
                                        "max_neighbors": init.config.data.max_neighbors})
+    if cfg.domain != init.config.domain:
+        raise DesignerError(f"--init-from {init.path}: a {init.config.domain} model cannot start a {cfg.domain} pipeline")
     if cfg.data.properties != init.config.data.properties:
         raise DesignerError(
             f"--init-from {init.path}: it predicts {init.config.data.properties}, this pipeline {cfg.data.properties}; "
@@ -41,10 +40,10 @@ def _inherit_architecture(cfg: PipelineConfig, init) -> PipelineConfig:
 
 
 @torch.no_grad()
-def encode_means(model, data: list, batch_size: int = 512) -> torch.Tensor:
-    """``n x d`` posterior means of a list of ``Data``."""
+def encode_means(model, data, domain: str, batch_size: int = 512) -> torch.Tensor:
+    """``n x d`` posterior means of a sequence of dataset items."""
     model.eval()
-    mus = [model.encode(b)[0] for b in DataLoader(data, batch_size=batch_size)]
+    mus = [model.encode(b)[0] for b in make_loader(domain, data, batch_size)]
     return torch.cat(mus) if mus else torch.empty(0, model.latent_dim)
 
 
@@ -60,35 +59,22 @@ def train(cfg: PipelineConfig, run_dir: Path, init_from: str | None = None, resu
     init = load_run(init_from) if init_from else None
     if init is not None:
         cfg = _inherit_architecture(cfg, init)
-    d = cfg.data
-    vocab = None
-    if init is not None:
-        from designer.data import ElementVocab
+    data = load_training_data(cfg, init)
+    train_data, holdout = data.train, data.holdout
 
-        vocab = ElementVocab(tuple(init.model.plugin.atomic_numbers.tolist()))
-    records, data, vocab = load_graph_dataset([Path(p) for p in d.train], d.properties, vocab, d.cutoff,
-                                              d.max_neighbors, d.max_atoms, d.cache)
-    if len(data) < 2:
-        raise DesignerError(f"{d.train}: {len(data)} crystal(s); training needs at least 2 (one is held out)")
-    tr_idx, ho_idx = holdout_split(len(data), d.holdout_fraction, cfg.seed)
-    train_data = [data[i] for i in tr_idx]
-    holdout = [data[i] for i in ho_idx]
-
-    model = build_model(cfg, list(vocab.atomic_numbers))  # this pipeline's loss settings ...
+    model = build_model(cfg, data.plugin_args)  # this pipeline's loss settings ...
     if init is not None:
         model.load_state_dict(init.model.state_dict())  # ... on the inherited architecture and weights
+    else:
+        fit_data_scales(model, data)
     model.train()
-    if init is None:
-        model.plugin.fit_scales(torch.cat([g.lattice for g in train_data]))
-        if model.property_head is not None:
-            model.property_head.set_normalization(torch.cat([g.y for g in train_data]))
 
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "config.yaml", dump(cfg))
     bs = min(cfg.train.batch_size, len(train_data))
-    train_loader = DataLoader(train_data, batch_size=bs, shuffle=True, drop_last=len(train_data) > bs,
-                              generator=torch.Generator().manual_seed(cfg.seed))
-    val_loader = DataLoader(holdout, batch_size=512)
+    train_loader = make_loader(data.domain, train_data, bs, shuffle=True, seed=cfg.seed,
+                               drop_last=len(train_data) > bs, weights=data.sample_weights)
+    val_loader = make_loader(data.domain, holdout, 512)
     lit = LitBetaVAE(model, cfg, len(train_loader))
 
     ckpt = L.pytorch.callbacks.ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val/selection",
@@ -114,13 +100,13 @@ def train(cfg: PipelineConfig, run_dir: Path, init_from: str | None = None, resu
         state = torch.load(best_path, map_location="cpu", weights_only=False)["state_dict"]
         lit.load_state_dict(state)
     model = lit.model.cpu().eval()
-    mu = encode_means(model, holdout if holdout else train_data)
+    mu = encode_means(model, holdout if len(holdout) else train_data, data.domain)
     active = active_units(mu) if len(mu) > 1 else torch.zeros(model.latent_dim, dtype=torch.bool)
     kl_last = lit.kl_history[-1] if lit.kl_history else []
     summary = {
         "name": cfg.name, "epochs": trainer.current_epoch, "minutes": round(minutes, 2),
         "best_val_selection": float(ckpt.best_model_score) if ckpt.best_model_score is not None else None,
-        "train_rows": len(train_data), "holdout_rows": len(holdout), "vocab_size": len(vocab),
+        "train_rows": len(train_data), "holdout_rows": len(holdout), **data.notes,
         "active_units": int(active.sum()), "latent_dim": model.latent_dim,
         "kl_per_dim_last_epoch": kl_last, "init_from": str(init.path) if init else None,
     }

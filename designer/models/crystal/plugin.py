@@ -41,6 +41,10 @@ class CrystalPlugin(nn.Module):
         self.likelihood = likelihood
         self.type_weight = type_weight
 
+    def plugin_args(self) -> dict:
+        """What ``build_model`` needs to rebuild this plug-in (the rest is in the state dict)."""
+        return {"atomic_numbers": self.atomic_numbers.tolist()}
+
     def fit_scales(self, lattices: Tensor) -> None:
         """Set the lattice loss scales from the training lattices (``n x 3 x 3``)."""
         p = lattice_to_params(lattices)

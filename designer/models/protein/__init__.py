@@ -1,0 +1,1 @@
+"""The protein domain plug-in (aligned sequences, per-position amino-acid logits)."""

@@ -1,0 +1,105 @@
+"""Protein plug-in: one-hot MLP encoder, per-position amino-acid logits decoder, masked likelihood."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+ALPHABET_SIZE = 21  # 20 amino acids + gap; token 21 (unknown) is masked
+GAP_INDEX = 20
+UNKNOWN_INDEX = 21
+
+
+def _mlp(dims: list[int], dropout: float) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for a, b in zip(dims[:-1], dims[1:]):
+        layers += [nn.Linear(a, b), nn.SiLU()]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers)
+
+
+def one_hot(tokens: Tensor) -> Tensor:
+    """``B x L x 21`` float one-hot of ``B x L`` tokens; masked (unknown) positions are all zeros."""
+    return nn.functional.one_hot(tokens, UNKNOWN_INDEX + 1)[..., :ALPHABET_SIZE].float()
+
+
+def masked_log_likelihood(logits: Tensor, tokens: Tensor) -> Tensor:
+    """log p(x | z) summed over the positions that are not masked: ``B``.
+
+    Args:
+        logits: ``B x L x 21``.
+        tokens: ``B x L`` (21 = unknown: contributes nothing, whatever the logits say).
+    """
+    mask = tokens != UNKNOWN_INDEX
+    logp = torch.log_softmax(logits, -1)
+    picked = logp.gather(-1, tokens.clamp(max=ALPHABET_SIZE - 1).unsqueeze(-1)).squeeze(-1)
+    return (picked * mask).sum(-1)
+
+
+class ProteinPlugin(nn.Module):
+    """Encoder and decoder over aligned sequences of length ``L`` for ``BetaVAE``.
+
+    Args:
+        length: L (alignment width).
+        latent_dim: d.
+        hidden, encoder_layers, feature_dim: encoder MLP (one-hot ``L*21`` -> ... -> feature_dim).
+        decoder_hidden, decoder_layers: decoder MLP (d -> ... -> ``L*21`` logits).
+        dropout: dropout in both MLPs.
+
+    Buffers set from the training data (``fit_data``): ``reference`` (``L`` tokens: the wild type
+    or the alignment's consensus) and ``gap_allowed`` (``L`` bool: columns where full-length
+    training rows have gaps).
+    """
+
+    def __init__(self, length: int, latent_dim: int, hidden: int = 512, encoder_layers: int = 2,
+                 feature_dim: int = 256, decoder_hidden: int = 512, decoder_layers: int = 2, dropout: float = 0.0):
+        super().__init__()
+        self.length = length
+        self.feature_dim = feature_dim
+        self.encoder = nn.Sequential(_mlp([length * ALPHABET_SIZE] + [hidden] * encoder_layers, dropout),
+                                     nn.Linear(hidden, feature_dim), nn.SiLU())
+        self.decoder = nn.Sequential(_mlp([latent_dim] + [decoder_hidden] * decoder_layers, dropout),
+                                     nn.Linear(decoder_hidden, length * ALPHABET_SIZE))
+        self.register_buffer("reference", torch.zeros(length, dtype=torch.long))
+        self.register_buffer("gap_allowed", torch.zeros(length, dtype=torch.bool))
+
+    def plugin_args(self) -> dict:
+        """What ``build_model`` needs to rebuild this plug-in (the rest is in the state dict)."""
+        return {"length": self.length}
+
+    def fit_data(self, reference: Tensor, gap_allowed: Tensor) -> None:
+        self.reference.copy_(reference)
+        self.gap_allowed.copy_(gap_allowed)
+
+    def encode_features(self, batch: dict) -> Tensor:
+        x = one_hot(batch["tokens"])
+        return self.encoder(x.flatten(1))
+
+    def decode(self, z: Tensor) -> dict[str, Tensor]:
+        """``{"logits": B x L x 21}``."""
+        return {"logits": self.decoder(z).view(len(z), self.length, ALPHABET_SIZE)}
+
+    def targets(self, batch: dict) -> Tensor:
+        return batch["y"]
+
+    def reconstruction_loss(self, decoded: dict[str, Tensor], batch: dict) -> dict[str, Tensor]:
+        """``{"residues": B}``: negative log-likelihood of the unmasked positions."""
+        return {"residues": -masked_log_likelihood(decoded["logits"], batch["tokens"])}
+
+    def constrained_logits(self, logits: Tensor) -> Tensor:
+        """Logits with the gap forbidden where no full-length training row has one (``B x L x 21``)."""
+        forbid = torch.zeros_like(logits, dtype=torch.bool)
+        forbid[..., GAP_INDEX] = ~self.gap_allowed
+        return logits.masked_fill(forbid, float("-inf"))
+
+    @torch.no_grad()
+    def to_tokens(self, decoded: dict[str, Tensor], constrained: bool = True, temperature: float = 0.0,
+                  generator: torch.Generator | None = None) -> Tensor:
+        """``B x L`` tokens: the most likely residue per position (``temperature`` > 0 samples instead)."""
+        logits = self.constrained_logits(decoded["logits"]) if constrained else decoded["logits"]
+        if temperature <= 0:
+            return logits.argmax(-1)
+        probs = torch.softmax(logits / temperature, -1)
+        flat = torch.multinomial(probs.reshape(-1, ALPHABET_SIZE), 1, generator=generator)
+        return flat.view(logits.shape[:-1])

@@ -1,0 +1,214 @@
+"""Protein plug-in: masked likelihood, semi-supervised property head, train -> sample -> reconstruct, FASTA out."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+AA = "ACDEFGHIKLMNPQRSTVWY"
+REFERENCE = "MKTAYIAKQRQISFVKSHFSRQLEERLG"  # 28 residues
+
+
+def _variants(n: int, seed: int = 0, max_mut: int = 3):
+    """Random 1..max_mut substitution variants (DMS syntax, 1-based) with an additive property:
+    each mutation in the first half of the protein costs 1 (a destabilising core), elsewhere 0.1."""
+    rng = np.random.default_rng(seed)
+    effect = np.where(np.arange(len(REFERENCE)) < len(REFERENCE) // 2, -1.0, -0.1)[:, None] * np.ones((1, len(AA)))
+    rows = []
+    for _ in range(n):
+        k = int(rng.integers(1, max_mut + 1))
+        pos = rng.choice(len(REFERENCE), k, replace=False)
+        muts, y = [], 0.0
+        for p in sorted(pos):
+            aa = AA[int(rng.integers(len(AA)))]
+            if aa == REFERENCE[p]:
+                continue
+            muts.append(f"{REFERENCE[p]}{p + 1}{aa}")
+            y += effect[p, AA.index(aa)]
+        rows.append((":".join(muts), y))
+    return rows
+
+
+def write_protein_pipeline(folder, rows, *, label_fraction: float = 1.0, epochs: int = 3, extra: dict | None = None,
+                           seed: int = 0):
+    rng = np.random.default_rng(seed + 1)
+    lines = ["mutant\tscore"]
+    for muts, y in rows:
+        lines.append(f"{muts}\t{y:.4f}" if rng.random() < label_fraction else f"{muts}\t")
+    (folder / "variants.tsv").write_text("\n".join(lines) + "\n")
+    (folder / "ref.fasta").write_text(f">ref\n{REFERENCE}\n")
+    cfg = {
+        "name": "tinyprot", "domain": "protein", "seed": seed,
+        "data": {"train": "variants.tsv", "properties": ["score"],
+                 "sequences": {"format": "mutations", "reference": "ref.fasta", "index_base": 1}},
+        "model": {"latent_dim": 8, "hidden": 64, "encoder_layers": 1, "feature_dim": 32, "decoder_hidden": 64,
+                  "decoder_layers": 1, "property_hidden": 32, "property_dropout": 0.0},
+        "loss": {"beta": 0.1, "property_weight": 5.0},
+        "train": {"epochs": epochs, "batch_size": 32, "max_minutes": 2, "threads": 2, "patience": 50},
+    }
+    for key, value in (extra or {}).items():
+        cfg.setdefault(key, {}).update(value)
+    path = folder / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def _train(path, run_dir):
+    from designer.config import load_pipeline
+    from designer.training.train import train
+
+    cfg, _ = load_pipeline(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        train(cfg, run_dir, progress=False)
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def protein_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("prot")
+    path = write_protein_pipeline(folder, _variants(160), epochs=3)
+    return _train(path, folder / "run")
+
+
+# --------------------------------------------------------------------------- masked likelihood
+
+
+def test_masked_positions_do_not_change_the_reconstruction_loss():
+    from designer.models.protein.plugin import UNKNOWN_INDEX, ProteinPlugin
+
+    torch.manual_seed(0)
+    plugin = ProteinPlugin(length=10, latent_dim=4, hidden=16, encoder_layers=1, feature_dim=8,
+                           decoder_hidden=16, decoder_layers=1)
+    tokens = torch.randint(0, 20, (3, 10))
+    tokens[:, 4] = UNKNOWN_INDEX
+    logits = torch.randn(3, 10, 21)
+    base = plugin.reconstruction_loss({"logits": logits}, {"tokens": tokens})["residues"]
+    changed = logits.clone()
+    changed[:, 4] = torch.randn(3, 21) * 10  # whatever the decoder says at a masked position ...
+    same = plugin.reconstruction_loss({"logits": changed}, {"tokens": tokens})["residues"]
+    assert torch.allclose(base, same)  # ... costs nothing
+    changed[:, 5] = torch.randn(3, 21) * 10
+    assert not torch.allclose(base, plugin.reconstruction_loss({"logits": changed}, {"tokens": tokens})["residues"])
+
+
+def test_masked_residue_is_invisible_to_the_encoder():
+    from designer.models.protein.plugin import UNKNOWN_INDEX, ProteinPlugin
+
+    plugin = ProteinPlugin(length=6, latent_dim=4, hidden=16, encoder_layers=1, feature_dim=8)
+    a = torch.tensor([[0, 1, 2, UNKNOWN_INDEX, 4, 5]])
+    feats = plugin.encode_features({"tokens": a})
+    assert torch.isfinite(feats).all()
+    from designer.models.protein.plugin import one_hot
+
+    assert one_hot(a)[0, 3].sum() == 0  # a masked position is all zeros, not some residue
+
+
+# --------------------------------------------------------------------------- semi-supervised property head
+
+
+def test_property_head_learns_with_half_the_labels_missing(tmp_path):
+    from designer.generate_protein import encode
+    from designer.metrics.protein import spearman
+    from designer.runs import load_run
+
+    rows = _variants(400, seed=3, max_mut=2)
+    path = write_protein_pipeline(tmp_path, rows, label_fraction=0.5, epochs=30, seed=3,
+                                  extra={"loss": {"beta": 0.01, "property_weight": 5.0}, "train": {"lr": 0.003}})
+    run = load_run(_train(path, tmp_path / "run"))
+    from designer.generate_protein import read_for_run
+
+    pset = read_for_run(run, tmp_path / "variants.tsv", properties=[])
+    truth = np.array([y for _, y in rows])
+    mu, _ = encode(run, pset.tokens)
+    pred = run.model.property_head.predict(mu)[0][:, 0].numpy()
+    assert np.isfinite(pred).all()
+    assert spearman(pred, truth) > 0.6  # also ranks the rows whose label it never saw
+
+
+# --------------------------------------------------------------------------- train -> sample -> reconstruct
+
+
+def test_run_records_the_alignment(protein_run):
+    import json
+
+    summary = json.loads((protein_run / "summary.json").read_text())
+    assert summary["alignment_length"] == len(REFERENCE)
+    from designer.runs import load_run
+
+    run = load_run(protein_run)
+    from designer.generate_protein import reference_sequence
+
+    assert reference_sequence(run) == REFERENCE
+
+
+def test_sample_writes_fasta_with_scores(protein_run, cli, tmp_path):
+    from Bio import SeqIO
+
+    res = cli("sample", protein_run, "-n", 7, "--out", tmp_path / "s", "--seed", 1)
+    assert res.code == 0, res
+    recs = list(SeqIO.parse(tmp_path / "s" / "samples.fasta", "fasta"))
+    assert [r.id for r in recs] == [f"sample_{i}" for i in range(7)]
+    assert all("pred_score=" in r.description and "edit_distance_to_reference=" in r.description for r in recs)
+    assert all("-" not in str(r.seq) and set(str(r.seq)) <= set(AA) for r in recs)
+    import csv
+
+    table = list(csv.DictReader(open(tmp_path / "s" / "samples.csv")))
+    assert len(table) == 7 and {"sequence", "valid", "pred_score", "pred_score_std", "mutations"} <= set(table[0])
+    again = cli("sample", protein_run, "-n", 7, "--out", tmp_path / "t", "--seed", 1)
+    assert again.code == 0
+    assert (tmp_path / "s" / "samples.fasta").read_text() == (tmp_path / "t" / "samples.fasta").read_text()
+
+
+def test_reconstruct_keeps_ids_and_reads_fasta(protein_run, cli, tmp_path):
+    from Bio import SeqIO
+
+    fasta = tmp_path / "in.fasta"
+    mutant = REFERENCE[:3] + "W" + REFERENCE[4:]
+    fasta.write_text(f">wild\n{REFERENCE}\n>m4W\n{mutant}\n")
+    res = cli("reconstruct", protein_run, "--data", fasta, "--out", tmp_path / "r")
+    assert res.code == 0, res
+    recs = list(SeqIO.parse(tmp_path / "r" / "reconstruct.fasta", "fasta"))
+    assert [r.id for r in recs] == ["wild", "m4W"]
+    assert all(len(r.seq) == len(REFERENCE) for r in recs)
+
+
+def test_reconstruct_refuses_an_unknown_character(protein_run, cli, tmp_path):
+    fasta = tmp_path / "bad.fasta"
+    fasta.write_text(">x\nMKT4AY\n")
+    res = cli("reconstruct", protein_run, "--data", fasta, "--out", tmp_path / "r")
+    assert res.code == 2 and len(res.err_lines) == 1 and "bad.fasta" in res.err and "'4'" in res.err
+    assert not (tmp_path / "r").exists()
+
+
+def test_constrained_sampling_never_puts_a_gap_where_training_has_none(protein_run):
+    from designer.generate_protein import sample
+    from designer.metrics.protein import sequence_validity
+    from designer.runs import load_run
+
+    run = load_run(protein_run)
+    with torch.no_grad():  # make the gap the decoder's favourite everywhere
+        run.model.plugin.decoder[-1].bias[20::21] += 100.0
+    raw = sample(run, 50, seed=0, constrained=False)
+    fixed = sample(run, 50, seed=0, constrained=True)
+    gap_ok = run.model.plugin.gap_allowed.numpy()
+    assert sequence_validity(raw.tokens.numpy(), gap_ok).mean() == 0.0
+    assert sequence_validity(fixed.tokens.numpy(), gap_ok).all()
+
+
+def test_gfp_benchmark_refuses_a_run_trained_on_the_test_variants(protein_run, cli):
+    res = cli("benchmark", "gfp", "--run", protein_run, "--out", "/nonexistent/gfp.json")
+    assert res.code == 2 and "max_mutations" in res.err
+
+
+def test_unknown_sequence_option_names_the_closest_key(tmp_path, cli):
+    path = write_protein_pipeline(tmp_path, _variants(10))
+    raw = yaml.safe_load(path.read_text())
+    raw["data"]["sequences"]["index_bas"] = 1
+    path.write_text(yaml.safe_dump(raw))
+    res = cli("train", path, "--out", tmp_path / "run")
+    assert res.code == 2 and "index_bas" in res.err and "index_base" in res.err
