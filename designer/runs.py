@@ -27,9 +27,16 @@ class Run:
     meta: dict
 
 
-def save_model(path: Path, model: BetaVAE, cfg: PipelineConfig, meta: dict | None = None) -> None:
-    """Write the weights, the config and metadata to one file, atomically."""
-    payload = {"format": FORMAT, "config": cfg.model_dump(mode="json"), "state_dict": model.state_dict(),
+def save_model(path: Path, model: BetaVAE, cfg: PipelineConfig, meta: dict | None = None, half: bool = False) -> None:
+    """Write the weights, the config and metadata to one file, atomically.
+
+    ``half`` stores large weight matrices as float16 (half the size, for shipped models); loading
+    converts them back to float32.
+    """
+    state = model.state_dict()
+    if half:
+        state = {k: v.half() if v.is_floating_point() and v.numel() > 4096 else v for k, v in state.items()}
+    payload = {"format": FORMAT, "config": cfg.model_dump(mode="json"), "state_dict": state,
                "plugin_args": model.plugin.plugin_args(), "meta": meta or {}}
     with atomic_write(path, "wb") as f:
         torch.save(payload, f)
@@ -68,3 +75,17 @@ def load_run(run: str | Path, map_location: str = "cpu") -> Run:
     model.load_state_dict(payload["state_dict"])
     model.eval()
     return Run(model, cfg, path, payload.get("meta", {}))
+
+
+def ship(run: str | Path, name: str) -> Path:
+    """Copy a trained run's model into the package (``designer/checkpoints/<name>.pt``, float16 weights)."""
+    r = load_run(run)
+    target = SHIPPED / f"{name}.pt"
+    save_model(target, r.model, r.config, {**r.meta, "shipped_from": str(r.path)}, half=True)
+    return target
+
+
+if __name__ == "__main__":  # python -m designer.runs RUN NAME
+    import sys
+
+    print(ship(sys.argv[1], sys.argv[2]))
