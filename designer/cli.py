@@ -214,6 +214,27 @@ def _reconstruct_proteins(r, data: Path, out: Path, raw_decode: bool) -> None:
 
 
 @app.command()
+def design(
+    pipeline: Path = typer.Argument(..., help="pipeline YAML file (its design: section sets the objective, rounds, constraints)"),
+    set_: list[str] = typer.Option([], "--set", help="override a value: --set design.rounds=2 (repeatable)"),
+    run: Optional[str] = typer.Option(None, "--run", help="model to use (default: runs/<name>, else the shipped model, else train one)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: <design.output>/<name>_design)"),
+    seed: Optional[int] = typer.Option(None, help="random seed of the optimiser (default: the pipeline's seed)"),
+):
+    """Optimise in latent space toward a better property, decode, check, and export ranked candidates."""
+    from designer.config import load_pipeline
+    from designer.design.run import design as run_design
+
+    cfg, _ = load_pipeline(pipeline, list(set_))
+    res = run_design(cfg, run=run, out=out, seed=seed, log=lambda m: console.print(m, highlight=False),
+                     progress=sys.stderr.isatty())
+    best = res.summary.get("best_candidate_objective")
+    out_console.print(f"{len(res.proposals)} candidates -> {res.out} (ranked table: {res.table}; best objective "
+                      f"{best if best is None else round(best, 4)} vs best known {res.summary['best_known_objective']:.4g}; "
+                      f"{res.summary['minutes']} min)")
+
+
+@app.command()
 def benchmark(
     name: str = typer.Argument(..., help="benchmark: perov5, gfp"),
     run: str = typer.Option(None, "--run", help="run folder / model file / shipped name (default: the shipped model)"),

@@ -93,6 +93,41 @@ class TrainConfig(_Strict):
     threads: Optional[int] = Field(None, ge=1)
 
 
+class ObjectiveConfig(_Strict):
+    property: Optional[str] = Field(None, description="which data.properties column to optimise (default: the first)")
+    direction: Literal["maximize", "minimize", "target"] = "maximize"
+    target: Optional[tuple[float, float]] = Field(None, description="[lo, hi] for direction: target")
+
+
+class PlausibilityConfig(_Strict):
+    mode: Literal["penalty", "prior", "constraint", "none"] = Field("penalty", description="how the latent density guides the search")
+    weight: float = Field(1.0, ge=0, description="penalty weight / prior exponent")
+    floor_percentile: float = Field(5.0, ge=0, le=100, description="below this plausibility percentile a point is penalised / infeasible")
+
+
+class ConstraintsConfig(_Strict):
+    allowed_elements: Optional[list[str]] = Field(None, description="crystals: only these elements")
+    forbidden_elements: list[str] = Field(default_factory=list, description="crystals: never these elements")
+    max_atoms: Optional[int] = Field(None, ge=1, description="crystals: at most this many atoms in the cell")
+    fixed_positions: list[int] = Field(default_factory=list, description="proteins: positions (numbered as data.sequences.index_base, default 1) kept as in the reference")
+    max_mutations: Optional[int] = Field(None, ge=0, description="proteins: at most this many differences from the reference")
+
+
+class DesignConfig(_Strict):
+    objective: ObjectiveConfig = Field(default_factory=ObjectiveConfig)
+    q: int = Field(16, ge=1, description="candidates per round")
+    rounds: int = Field(4, ge=1)
+    start: Literal["best", "seed", "prior"] = Field("best", description="start from the best known data, a seed item, or the prior")
+    seed_item: Optional[str] = Field(None, description="start.seed: a CIF path or a sequence (or FASTA path) to explore around")
+    start_points: int = Field(256, ge=2, description="latents the first GP is fitted on")
+    trust_region: bool = True
+    tr_length: float = Field(0.4, gt=0, le=1, description="initial trust-region side as a fraction of the latent box")
+    plausibility: PlausibilityConfig = Field(default_factory=PlausibilityConfig)
+    constraints: ConstraintsConfig = Field(default_factory=ConstraintsConfig)
+    max_fit_points: int = Field(1000, ge=10)
+    output: str = Field("outputs", description="folder under which designer design writes <name>_design/")
+
+
 class PipelineConfig(_Strict):
     name: str
     domain: Literal["crystal", "protein"] = "crystal"
@@ -102,6 +137,7 @@ class PipelineConfig(_Strict):
     model: ModelConfig = Field(default_factory=ModelConfig)
     loss: LossConfig = Field(default_factory=LossConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    design: DesignConfig = Field(default_factory=DesignConfig)
 
 
 def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:

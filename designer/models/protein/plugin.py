@@ -87,19 +87,22 @@ class ProteinPlugin(nn.Module):
         """``{"residues": B}``: negative log-likelihood of the unmasked positions."""
         return {"residues": -masked_log_likelihood(decoded["logits"], batch["tokens"])}
 
-    def constrained_logits(self, logits: Tensor) -> Tensor:
-        """Logits with the gap forbidden where no full-length training row has one (``B x L x 21``)."""
-        forbid = torch.zeros_like(logits, dtype=torch.bool)
-        forbid[..., GAP_INDEX] = ~self.gap_allowed
-        return logits.masked_fill(forbid, float("-inf"))
-
     @torch.no_grad()
     def to_tokens(self, decoded: dict[str, Tensor], constrained: bool = True, temperature: float = 0.0,
                   generator: torch.Generator | None = None) -> Tensor:
-        """``B x L`` tokens: the most likely residue per position (``temperature`` > 0 samples instead)."""
-        logits = self.constrained_logits(decoded["logits"]) if constrained else decoded["logits"]
+        """``B x L`` tokens: the most likely residue per position (``temperature`` > 0 samples instead).
+
+        ``constrained``: a gap where no full-length training sequence has one (a premature stop or
+        an internal deletion) is repaired to the reference residue — a removed stop codon leaves
+        the wild-type sequence behind it.
+        """
+        logits = decoded["logits"]
         if temperature <= 0:
-            return logits.argmax(-1)
-        probs = torch.softmax(logits / temperature, -1)
-        flat = torch.multinomial(probs.reshape(-1, ALPHABET_SIZE), 1, generator=generator)
-        return flat.view(logits.shape[:-1])
+            tokens = logits.argmax(-1)
+        else:
+            probs = torch.softmax(logits / temperature, -1)
+            tokens = torch.multinomial(probs.reshape(-1, ALPHABET_SIZE), 1, generator=generator).view(logits.shape[:-1])
+        if constrained:
+            bad = (tokens == GAP_INDEX) & ~self.gap_allowed
+            tokens = torch.where(bad, self.reference.expand_as(tokens), tokens)
+        return tokens

@@ -1,0 +1,1 @@
+"""Design runs: a trained model's latent space for the optimiser, the ask/tell state, `designer design`."""

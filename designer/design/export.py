@@ -1,0 +1,69 @@
+"""Write accepted proposals: CIF (crystals) or FASTA (proteins), a ranked candidates.csv and summary.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from designer.io.atomic import atomic_write_text
+from designer.io.crystal_files import write_cif, write_table
+from designer.optimize.loop import Objective, Proposal
+from designer.runs import Run
+
+
+def candidate_rows(run: Run, proposals: list[Proposal], objective: Objective, prefix: str = "cand") -> list[dict]:
+    """One row per proposal, best objective first: id, rank, scores and the object's description."""
+    order = sorted(range(len(proposals)), key=lambda i: -proposals[i].objective)
+    width = len(str(max(len(proposals) - 1, 0)))
+    rows = []
+    for rank, i in enumerate(order):
+        p = proposals[i]
+        row = {"id": f"{prefix}_{rank:0{width}d}", "rank": rank + 1, "round": p.round + 1,
+               "objective": round(p.objective, 5), "plausibility_percentile": round(p.plausibility, 2)}
+        for j, name in enumerate(run.config.data.properties):
+            row[f"pred_{name}"] = round(float(p.predicted[j]), 5)
+            row[f"pred_{name}_std"] = round(float(p.std[j]), 5)
+        if run.config.domain == "crystal":
+            s = p.candidate.obj
+            row.update(formula=s.composition.reduced_formula, num_atoms=len(s), volume=round(s.volume, 3),
+                       density=round(s.density, 4), file=f"{row['id']}.cif")
+        else:
+            from designer.data.protein_dataset import describe_mutations, encode_sequences
+
+            seq = p.candidate.obj
+            base = run.config.data.sequences.index_base
+            muts = describe_mutations(encode_sequences([seq])[0], run.model.plugin.reference.numpy(),
+                                      1 if base is None else base)
+            row.update(sequence=seq.replace("-", ""), mutations=muts, num_mutations=p.candidate.info.get("mutations"))
+        row["_proposal"] = i
+        rows.append(row)
+    return rows
+
+
+def export_candidates(run: Run, proposals: list[Proposal], out: Path, objective: Objective, summary: dict) -> Path:
+    """Write the candidates and return the path of ``candidates.csv``."""
+    out = Path(out)
+    rows = candidate_rows(run, proposals, objective)
+    if run.config.domain == "crystal":
+        for row in rows:
+            write_cif(proposals[row["_proposal"]].candidate.obj, out / row["file"])
+    else:
+        from designer.io.sequence_files import write_fasta
+
+        keep = ("objective", "plausibility_percentile", "rank") + tuple(k for k in rows[0] if k.startswith("pred_")) \
+            if rows else ()
+        write_fasta([(row["id"], row["sequence"], {k: row[k] for k in keep}) for row in rows], out / "candidates.fasta")
+    for row in rows:
+        row.pop("_proposal")
+    table = out / "candidates.csv"
+    write_table(rows, table)
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=_plain) + "\n")
+    return table
+
+
+def _plain(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    return str(o)

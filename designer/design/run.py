@@ -1,0 +1,163 @@
+"""``designer design PIPELINE``: load (or train) -> optimise in latent space -> decode -> check -> export."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from designer.config import PipelineConfig
+from designer.errors import ConfigError, DesignerError
+from designer.io.atomic import atomic_write_text
+from designer.optimize.bo import latent_box
+from designer.optimize.loop import Objective, Proposal, Settings, optimise
+from designer.optimize.plausibility import fit_plausibility
+from designer.runs import Run
+
+
+def objective_for(cfg: PipelineConfig) -> Objective:
+    props = cfg.data.properties
+    o = cfg.design.objective
+    if not props:
+        raise ConfigError(f"{cfg.name}: design needs a property to optimise; set data.properties and retrain")
+    name = o.property or props[0]
+    if name not in props:
+        raise ConfigError(f"design.objective.property: {name!r} is not one of data.properties {props}")
+    if o.direction == "target" and o.target is None:
+        raise ConfigError("design.objective.target: give [lo, hi] for direction: target")
+    return Objective(name, props.index(name), o.direction, tuple(o.target) if o.target else None)
+
+
+def settings_for(cfg: PipelineConfig, seed: int | None = None) -> Settings:
+    d = cfg.design
+    return Settings(q=d.q, rounds=d.rounds, mode=d.plausibility.mode, weight=d.plausibility.weight,
+                    floor_percentile=d.plausibility.floor_percentile, trust_region=d.trust_region,
+                    tr_length=d.tr_length, max_fit_points=d.max_fit_points,
+                    seed=cfg.seed if seed is None else seed)
+
+
+def resolve_run(cfg: PipelineConfig, run: str | None, progress: bool = True) -> tuple[Run, str]:
+    """The model to design with: ``run`` if given, else runs/<name>, else the shipped model <name>, else train one."""
+    from designer.runs import load_run, shipped_names
+
+    if run:
+        return load_run(run), "given"
+    local = Path("runs") / cfg.name
+    if (local / "model.pt").exists():
+        return load_run(local), "runs folder"
+    if cfg.name in shipped_names():
+        return load_run(cfg.name), "shipped"
+    from designer.training.train import train
+
+    train(cfg, local, progress=progress)
+    return load_run(local), "trained now"
+
+
+def seed_latent(run: Run, space, item: str) -> torch.Tensor:
+    """``1 x d`` latent of a user's seed: a CIF path (crystals) or a sequence / FASTA path (proteins)."""
+    p = Path(item).expanduser()
+    if run.config.domain == "crystal":
+        from designer.data.crystal_io import read_crystals
+
+        if not p.exists():
+            raise DesignerError(f"design.seed_item: {item}: no such CIF file")
+        rec = read_crystals(p, [])[0]
+        return space.encode([rec.to_structure()])
+    from designer.data.protein_dataset import load_protein_set
+    from designer.generate_protein import read_for_run, reference_sequence
+
+    if p.exists():
+        return space.encode(read_for_run(run, p, properties=[]).tokens[:1])
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        f = Path(tmp) / "seed.fasta"
+        f.write_text(f">seed\n{item}\n")
+        from designer.config import sequence_options
+
+        opts = sequence_options(run.config)
+        opts.format = "fasta"
+        pset = load_protein_set([f], [], opts, reference_sequence(run), use_cache=False)
+    return space.encode(pset.tokens[:1])
+
+
+@dataclass
+class DesignResult:
+    proposals: list[Proposal]
+    out: Path
+    table: Path
+    summary: dict
+
+
+def start_points(cfg: PipelineConfig, mu: torch.Tensor, objective_values: np.ndarray, model, rng) -> tuple[torch.Tensor, np.ndarray]:
+    """The first GP's data: the best half of ``start_points`` known latents plus a random other half (or prior draws)."""
+    n = min(cfg.design.start_points, len(mu))
+    if cfg.design.start == "prior":
+        z = model.sample_prior(n, generator=torch.Generator().manual_seed(cfg.seed))
+        return z, None
+    order = np.argsort(-objective_values)
+    best = order[: n // 2]
+    rest = rng.choice(order[n // 2:], size=min(n - len(best), len(order) - len(best)), replace=False)
+    idx = np.concatenate([best, rest])
+    return mu[idx], objective_values[idx]
+
+
+def design(cfg: PipelineConfig, run: str | None = None, out: Path | None = None, seed: int | None = None,
+           log: Callable[[str], None] = print, progress: bool = True) -> DesignResult:
+    """The whole design run; returns the accepted proposals and where the outputs went."""
+    from designer.design.data import known_data
+    from designer.design.export import export_candidates
+    from designer.design.spaces import space_for
+
+    t0 = time.time()
+    r, source = resolve_run(cfg, run, progress)
+    cfg_design = cfg.design
+    r.config = r.config.model_copy(update={"design": cfg_design})  # the pipeline's design section wins
+    objective = objective_for(r.config)
+    settings = settings_for(r.config, seed)
+    space = space_for(r, cfg_design.constraints)
+    log(f"model: {r.path} ({source}); encoding the training data")
+    known = known_data(r)
+    mean, _ = space.predict(known.mu)
+    values = objective.score(mean[:, objective.index])
+    log(f"fitting the plausibility density on {len(known.mu)} latents")
+    plaus = fit_plausibility(known.mu.numpy(), seed=settings.seed)
+    box = latent_box(known.mu)
+    rng = np.random.default_rng(settings.seed)
+    z0, y0 = start_points(r.config, known.mu, values, r.model, rng)
+    if y0 is None:
+        m0, _ = space.predict(z0)
+        y0 = objective.score(m0[:, objective.index])
+    center = None
+    if cfg_design.start == "seed":
+        if not cfg_design.seed_item:
+            raise ConfigError("design.seed_item: give a CIF path or a sequence for start: seed")
+        center = seed_latent(r, space, cfg_design.seed_item)[0].double()
+        center = torch.maximum(torch.minimum(center, box[1]), box[0])
+    keys = set(known.keys)
+
+    def on_round(i, res):
+        best = max((p.objective for p in res.proposals), default=float("nan"))
+        rej = ", ".join(f"{k} {v}" for k, v in res.rejected.items()) or "none"
+        log(f"round {i + 1}/{settings.rounds}: {len(res.proposals)} new candidates (best objective {best:.4g}); rejected: {rej}")
+
+    proposals = optimise(space, z0, y0, box, keys, objective, settings, plaus, center=center, on_round=on_round)
+    out = Path(out or Path(cfg_design.output) / f"{cfg.name}_design")
+    summary = {
+        "pipeline": cfg.name, "model": str(r.path), "model_source": source, "objective": objective.__dict__,
+        "rounds": settings.rounds, "q": settings.q, "plausibility": {"mode": settings.mode, **plaus.selection},
+        "candidates": len(proposals), "best_known_objective": float(values.max()),
+        "best_candidate_objective": max((p.objective for p in proposals), default=None),
+        "minutes": round((time.time() - t0) / 60, 2),
+    }
+    table = export_candidates(r, proposals, out, objective, summary)
+    return DesignResult(proposals, out, table, summary)
+
+
+def write_summary(out: Path, summary: dict) -> None:
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
