@@ -235,3 +235,24 @@ def test_variable_length_pipeline_trains_and_samples(tmp_path, cli):
     rows = list(csv.DictReader(open(tmp_path / "s" / "samples.csv")))
     assert all(r["valid"] == "True" for r in rows)
     assert all(200 <= len(r["sequence"]) <= 228 for r in rows)
+
+
+def test_fine_tuning_a_protein_run_keeps_its_alignment(protein_run, tmp_path, cli):
+    path = write_protein_pipeline(tmp_path, _variants(60, seed=9), epochs=1, seed=9)
+    res = cli("train", path, "--init-from", protein_run, "--seed", 2, "--out", tmp_path / "ft")
+    assert res.code == 0, res
+    import json
+
+    summary = json.loads((tmp_path / "ft" / "summary.json").read_text())
+    assert summary["init_from"] and summary["alignment_length"] == len(REFERENCE)
+
+
+def test_sequence_reweighting_trains_and_reports_the_effective_number(tmp_path):
+    import json
+
+    rows = _variants(80, seed=5) * 3  # every variant three times: reweighting counts each family once
+    path = write_protein_pipeline(tmp_path, rows, epochs=1, extra={"data": {"sequences": {
+        "format": "mutations", "reference": "ref.fasta", "index_base": 1, "reweight": 0.8}}})
+    _train(path, tmp_path / "run")
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert 0 < summary["effective_sequences"] < 0.5 * summary["train_rows"]
