@@ -13,9 +13,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Load the shipped perov_5 model (no training needed) and sample candidates from it.
+# The embedded default: the shipped perov_5 model (no training needed) -> latent BO -> ranked CIFs.
 design: $(STAMP)
-	$(BIN)/designer sample perov5 -n 200 --seed 0 --out outputs/perov5_design
+	$(BIN)/designer design pipelines/perov5.yaml --run perov5 --out outputs/perov5_design
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

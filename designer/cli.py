@@ -235,6 +235,44 @@ def design(
 
 
 @app.command()
+def propose(
+    run: str = typer.Argument(..., help="run folder (state kept in RUN/design/), or a shipped model name (state in runs/<name>/design/)"),
+    q: int = typer.Option(16, "-q", min=1, help="batch size: candidates to make for the lab"),
+    out: Path = typer.Option(..., "--out", help="folder for the batch: CIFs or candidates.fasta, candidates.csv"),
+    pipeline: Optional[Path] = typer.Option(None, "--pipeline", help="take the design: section (objective, constraints) from this pipeline file"),
+    set_: list[str] = typer.Option([], "--set", help="override a pipeline value, e.g. --set design.objective.direction=minimize"),
+    seed: Optional[int] = typer.Option(None, help="random seed of the optimiser"),
+):
+    """Ask: propose the next batch (fitted on the lab's measurements once there are two or more)."""
+    from designer.design.asktell import propose as run_propose
+
+    cfg = None
+    if pipeline is not None:
+        from designer.config import load_pipeline
+
+        cfg, _ = load_pipeline(pipeline, list(set_))
+    elif set_:
+        from designer.config import apply_overrides, validate
+        from designer.runs import load_run
+
+        base = load_run(run).config.model_dump(mode="json")
+        cfg = validate(apply_overrides(base, list(set_)), "--set")
+    table, n = run_propose(run, q, out, cfg=cfg, seed=seed, log=lambda m: console.print(m, highlight=False))
+    out_console.print(f"{n} candidates -> {out} (table: {table})")
+
+
+@app.command()
+def observe(
+    run: str = typer.Argument(..., help="the run folder (or shipped model name) the batch was proposed from"),
+    measurements: Path = typer.Argument(..., help="CSV: id, one column per measured property (named as in the pipeline), optionally cif or sequence"),
+):
+    """Tell: record the lab's measurements; the next propose refits on them."""
+    from designer.design.asktell import observe as run_observe
+
+    run_observe(run, measurements, log=lambda m: out_console.print(m, highlight=False))
+
+
+@app.command()
 def benchmark(
     name: str = typer.Argument(..., help="benchmark: perov5, gfp"),
     run: str = typer.Option(None, "--run", help="run folder / model file / shipped name (default: the shipped model)"),

@@ -125,6 +125,7 @@ class DesignConfig(_Strict):
     plausibility: PlausibilityConfig = Field(default_factory=PlausibilityConfig)
     constraints: ConstraintsConfig = Field(default_factory=ConstraintsConfig)
     max_fit_points: int = Field(1000, ge=10)
+    decode_temperature: float = Field(0.0, ge=0, description="proteins: 0 decodes each position's most likely residue; >0 samples residues from the decoder (more diverse candidates)")
     output: str = Field("outputs", description="folder under which designer design writes <name>_design/")
 
 

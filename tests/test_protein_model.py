@@ -256,3 +256,74 @@ def test_sequence_reweighting_trains_and_reports_the_effective_number(tmp_path):
     _train(path, tmp_path / "run")
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert 0 < summary["effective_sequences"] < 0.5 * summary["train_rows"]
+
+
+# --------------------------------------------------------------------------- ask / tell
+
+
+@pytest.fixture(scope="module")
+def design_run(tmp_path_factory):
+    """A run whose decoder samples residues (decode_temperature 1), so batches are new sequences."""
+    folder = tmp_path_factory.mktemp("askt")
+    path = write_protein_pipeline(folder, _variants(300, seed=3, max_mut=2), epochs=20, seed=3,
+                                  extra={"loss": {"beta": 0.001, "property_weight": 1.0}, "train": {"lr": 0.003},
+                                         "design": {"decode_temperature": 1.0}})
+    return _train(path, folder / "run")
+
+
+def _measure(table, out):
+    import csv
+
+    rows = list(csv.DictReader(open(table)))
+    out.write_text("id,score\n" + "".join(f"{r['id']},{-r['sequence'][:14].count('A') - 0.1 * i}\n"
+                                          for i, r in enumerate(rows)))
+    return rows
+
+
+def test_propose_observe_round_trip(design_run, cli, tmp_path):
+    import json
+
+    res = cli("propose", design_run, "-q", 4, "--out", tmp_path / "b1")
+    assert res.code == 0, res
+    rows = _measure(tmp_path / "b1" / "candidates.csv", tmp_path / "m1.csv")
+    assert rows and all(r["id"].startswith("r1_") for r in rows)
+    assert {"pred_score", "pred_score_std", "plausibility_percentile", "sequence"} <= set(rows[0])
+    assert (tmp_path / "b1" / "candidates.fasta").exists()
+    res = cli("observe", design_run, tmp_path / "m1.csv")
+    assert res.code == 0, res
+    state = json.loads((design_run / "design" / "state.json").read_text())
+    assert len(state["observations"]) == len(rows) and state["rounds"] == 1
+    res = cli("propose", design_run, "-q", 4, "--out", tmp_path / "b2")
+    assert res.code == 0, res
+    summary = json.loads((tmp_path / "b2" / "summary.json").read_text())
+    assert "measurements" in summary["gp_data"]  # the second round fits on the lab's values
+    rows2 = _measure(tmp_path / "b2" / "candidates.csv", tmp_path / "m2.csv")
+    assert all(r["id"].startswith("r2_") for r in rows2)
+    assert not {r["sequence"] for r in rows2} & {r["sequence"] for r in rows}  # never proposed twice
+    # an item we did not propose, given by its sequence
+    (tmp_path / "m3.csv").write_text(f"id,score,sequence\nwild_type,0.0,{REFERENCE}\n")
+    assert cli("observe", design_run, tmp_path / "m3.csv").code == 0
+    state = json.loads((design_run / "design" / "state.json").read_text())
+    assert any(o["id"] == "wild_type" and len(o["z"]) == 8 for o in state["observations"])
+
+
+@pytest.mark.parametrize("content,needle", [
+    ("id,score\nnobody,1.0\n", "matches no proposal"),
+    ("id,score\n{id},1.0\n{id},2.0\n", "duplicate id"),
+    ("id,score\n{id},bright\n", "not a number"),
+    ("id,brightness\n{id},1.0\n", "no measured column"),
+    ("", "empty"),
+])
+def test_bad_measurements_fail_in_one_line_and_leave_the_state_unchanged(design_run, cli, tmp_path, content, needle):
+    state_file = design_run / "design" / "state.json"
+    if not state_file.exists():
+        assert cli("propose", design_run, "-q", 2, "--out", tmp_path / "b").code == 0
+    import json
+
+    first = json.loads(state_file.read_text())["proposals"][0]["id"]
+    before = state_file.read_bytes()
+    bad = tmp_path / "bad.csv"
+    bad.write_text(content.format(id=first))
+    res = cli("observe", design_run, bad)
+    assert res.code == 2 and len(res.err_lines) == 1 and needle in res.err and "bad.csv" in res.err
+    assert state_file.read_bytes() == before

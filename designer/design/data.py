@@ -56,14 +56,14 @@ def known_data(run: Run, on_progress=None) -> KnownData:
         tok = torch.cat(tokens)
         seqs = decode_tokens(tok)
         return KnownData(encode(run, tok)[0], seqs, np.concatenate(ys), seqs)
+    from designer.data import load_graph_dataset
     from designer.design.spaces import crystal_key
-    from designer.generate import encode, read_for_run
+    from designer.generate import encode, vocab_of
 
-    structures, graphs, ys = [], [], []
-    for p in paths:
-        records, data = read_for_run(run, p)
-        structures += [r.to_structure() for r in records]
-        graphs += data
-        ys.append(np.array([[r.properties.get(k, np.nan) for k in cfg.data.properties] for r in records], dtype=float)
-                  .reshape(len(records), len(cfg.data.properties)))
-    return KnownData(encode(run, graphs)[0], [crystal_key(s) for s in structures], np.concatenate(ys), structures)
+    d = cfg.data
+    records, graphs, _ = load_graph_dataset(paths, list(d.properties), vocab_of(run), d.cutoff, d.max_neighbors,
+                                            d.max_atoms, d.cache)  # cached graphs
+    structures = [r.to_structure() for r in records]
+    y = np.array([[r.properties.get(k, np.nan) for k in d.properties] for r in records], dtype=float)
+    return KnownData(encode(run, graphs)[0], [crystal_key(s) for s in structures],
+                     y.reshape(len(records), len(d.properties)), structures)

@@ -42,10 +42,14 @@ def candidate_rows(run: Run, proposals: list[Proposal], objective: Objective, pr
     return rows
 
 
-def export_candidates(run: Run, proposals: list[Proposal], out: Path, objective: Objective, summary: dict) -> Path:
-    """Write the candidates and return the path of ``candidates.csv``."""
+def export_candidates(run: Run, proposals: list[Proposal], out: Path, objective: Objective, summary: dict,
+                      prefix: str = "cand") -> list[dict]:
+    """Write the candidates (``candidates.csv``, CIFs or ``candidates.fasta``, ``summary.json``); returns the rows.
+
+    Each row's ``proposal`` is the index of its proposal in ``proposals``.
+    """
     out = Path(out)
-    rows = candidate_rows(run, proposals, objective)
+    rows = candidate_rows(run, proposals, objective, prefix)
     if run.config.domain == "crystal":
         for row in rows:
             write_cif(proposals[row["_proposal"]].candidate.obj, out / row["file"])
@@ -55,12 +59,9 @@ def export_candidates(run: Run, proposals: list[Proposal], out: Path, objective:
         keep = ("objective", "plausibility_percentile", "rank") + tuple(k for k in rows[0] if k.startswith("pred_")) \
             if rows else ()
         write_fasta([(row["id"], row["sequence"], {k: row[k] for k in keep}) for row in rows], out / "candidates.fasta")
-    for row in rows:
-        row.pop("_proposal")
-    table = out / "candidates.csv"
-    write_table(rows, table)
+    write_table([{k: v for k, v in row.items() if k != "_proposal"} for row in rows], out / "candidates.csv")
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=_plain) + "\n")
-    return table
+    return rows
 
 
 def _plain(o):

@@ -120,7 +120,7 @@ def design(cfg: PipelineConfig, run: str | None = None, out: Path | None = None,
     r.config = r.config.model_copy(update={"design": cfg_design})  # the pipeline's design section wins
     objective = objective_for(r.config)
     settings = settings_for(r.config, seed)
-    space = space_for(r, cfg_design.constraints)
+    space = space_for(r, cfg_design.constraints, settings.seed)
     log(f"model: {r.path} ({source}); encoding the training data")
     known = known_data(r)
     mean, _ = space.predict(known.mu)
@@ -155,8 +155,8 @@ def design(cfg: PipelineConfig, run: str | None = None, out: Path | None = None,
         "best_candidate_objective": max((p.objective for p in proposals), default=None),
         "minutes": round((time.time() - t0) / 60, 2),
     }
-    table = export_candidates(r, proposals, out, objective, summary)
-    return DesignResult(proposals, out, table, summary)
+    export_candidates(r, proposals, out, objective, summary)
+    return DesignResult(proposals, out, out / "candidates.csv", summary)
 
 
 def write_summary(out: Path, summary: dict) -> None:

@@ -77,11 +77,13 @@ class CrystalSpace:
 class ProteinSpace:
     """A protein run's latent space; fixed positions are kept as in the reference, a mutation cap is enforced."""
 
-    def __init__(self, run: Run, constraints: ConstraintsConfig | None = None):
+    def __init__(self, run: Run, constraints: ConstraintsConfig | None = None, temperature: float = 0.0, seed: int = 0):
         self.run = run
         self.constraints = constraints or ConstraintsConfig()
         self.latent_dim = run.model.latent_dim
         self.property_names = list(run.config.data.properties)
+        self.temperature = temperature
+        self.generator = torch.Generator().manual_seed(seed)
         base = run.config.data.sequences.index_base
         self.index_base = 1 if base is None else base
         L = run.model.plugin.length
@@ -104,7 +106,8 @@ class ProteinSpace:
 
         plugin = self.run.model.plugin
         with torch.no_grad():
-            tokens = plugin.to_tokens(self.run.model.decode(z.float()))
+            tokens = plugin.to_tokens(self.run.model.decode(z.float()), temperature=self.temperature,
+                                      generator=self.generator)
         ref = plugin.reference
         if len(self.fixed):
             tokens[:, self.fixed] = ref[self.fixed]  # fixed positions are never changed
@@ -130,5 +133,9 @@ class ProteinSpace:
         return m.numpy(), s.numpy()
 
 
-def space_for(run: Run, constraints: ConstraintsConfig | None = None):
-    return CrystalSpace(run, constraints) if run.config.domain == "crystal" else ProteinSpace(run, constraints)
+def space_for(run: Run, constraints: ConstraintsConfig | None = None, seed: int = 0):
+    """The domain's latent space with the run's ``design`` settings (constraints, decoding temperature)."""
+    constraints = constraints or run.config.design.constraints
+    if run.config.domain == "crystal":
+        return CrystalSpace(run, constraints)
+    return ProteinSpace(run, constraints, run.config.design.decode_temperature, seed)

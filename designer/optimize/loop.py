@@ -93,7 +93,8 @@ def ask(space: LatentSpace, z: Tensor, y: Tensor, q: int, box: Tensor, known_key
         bounds: search region inside ``box`` (a trust region), default the box.
 
     A batch that collapses to duplicates or violations is re-proposed (up to
-    ``settings.reproposals`` times) with the rejected latents as pending points.
+    ``settings.reproposals`` times) with the rejected latents as pending points, a search region
+    twice as wide each time, and the violating latents entered into the GP at the worst value seen.
     """
     accepted: list[Candidate] = []
     rejected: dict[str, int] = {}
@@ -104,6 +105,9 @@ def ask(space: LatentSpace, z: Tensor, y: Tensor, q: int, box: Tensor, known_key
     z_fit, y_fit = z, y
     while len(accepted) < q and attempts <= settings.reproposals:
         need = q - len(accepted)
+        if attempts and bounds is not None:  # a collapsed batch: look wider (twice the region, within the box)
+            mid, half = (bounds[0] + bounds[1]) / 2, (bounds[1] - bounds[0])
+            bounds = torch.stack([torch.maximum(mid - half, box[0]), torch.minimum(mid + half, box[1])])
         zq = propose(z_fit, y_fit, box, need, plausibility, settings.mode, settings.weight, settings.floor_percentile,
                      bounds=bounds, seed=settings.seed + 1000 * round_ + attempts,
                      num_restarts=settings.num_restarts, raw_samples=settings.raw_samples,
