@@ -72,7 +72,10 @@ def load_run(run: str | Path, map_location: str = "cpu") -> Run:
     cfg = validate(payload["config"], str(path))
     plugin_args = payload.get("plugin_args") or {"atomic_numbers": payload["atomic_numbers"]}  # older crystal files
     model = build_model(cfg, plugin_args)
-    model.load_state_dict(payload["state_dict"])
+    state = payload["state_dict"]
+    if model.property_head is not None and "property_head.std_scale" not in state:  # files from before calibration
+        state = {**state, "property_head.std_scale": model.property_head.std_scale.clone()}
+    model.load_state_dict(state)
     model.eval()
     return Run(model, cfg, path, payload.get("meta", {}))
 

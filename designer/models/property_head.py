@@ -25,6 +25,7 @@ class PropertyHead(nn.Module):
         )
         self.register_buffer("y_mean", torch.zeros(num_properties))
         self.register_buffer("y_std", torch.ones(num_properties))
+        self.register_buffer("std_scale", torch.ones(num_properties))  # set by ``calibrate`` on held-out data
 
     def set_normalization(self, y: Tensor) -> None:
         """Standardise targets with the labelled training rows' mean and std (``n x P``, NaN ignored)."""
@@ -59,4 +60,34 @@ class PropertyHead(nn.Module):
         self.train()
         draws = torch.stack([self(mu) for _ in range(mc_samples)])
         self.train(was_training)
-        return draws.mean(0), draws.std(0)
+        return draws.mean(0), draws.std(0) * self.std_scale
+
+    @torch.no_grad()
+    def calibrate(self, mu: Tensor, y: Tensor, mc_samples: int = 30, level: float = 0.9) -> dict:
+        """Scale the MC-dropout std so that the central ``level`` interval covers ``level`` of held-out labels.
+
+        Args:
+            mu: ``n x d`` held-out latent means; y: ``n x P`` labels (NaN ignored).
+
+        Returns:
+            per property: coverage before and after, and the scale.
+        """
+        from scipy.stats import norm
+
+        z = float(norm.ppf(0.5 + level / 2))
+        self.std_scale.fill_(1.0)
+        gen_state = torch.get_rng_state()
+        torch.manual_seed(0)
+        mean, std = self.predict(mu, mc_samples)
+        torch.set_rng_state(gen_state)
+        report = {}
+        for j in range(y.shape[1]):
+            ok = ~torch.isnan(y[:, j])
+            if ok.sum() < 10:
+                continue
+            r = (y[ok, j] - mean[ok, j]).abs() / std[ok, j].clamp(min=1e-8)
+            before = float((r <= z).float().mean())
+            scale = float(torch.quantile(r, level) / z)
+            self.std_scale[j] = max(scale, 1e-3)
+            report[j] = {"coverage_before": before, "scale": scale, "level": level, "n": int(ok.sum())}
+        return report

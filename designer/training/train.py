@@ -101,6 +101,10 @@ def train(cfg: PipelineConfig, run_dir: Path, init_from: str | None = None, resu
         lit.load_state_dict(state)
     model = lit.model.cpu().eval()
     mu = encode_means(model, holdout if len(holdout) else train_data, data.domain)
+    calibration = {}
+    if model.property_head is not None and len(holdout):
+        y_ho = torch.cat([b["y"] if isinstance(b, dict) else b.y for b in make_loader(data.domain, holdout, 512)])
+        calibration = {cfg.data.properties[j]: v for j, v in model.property_head.calibrate(mu, y_ho).items()}
     active = active_units(mu) if len(mu) > 1 else torch.zeros(model.latent_dim, dtype=torch.bool)
     kl_last = lit.kl_history[-1] if lit.kl_history else []
     summary = {
@@ -108,6 +112,7 @@ def train(cfg: PipelineConfig, run_dir: Path, init_from: str | None = None, resu
         "best_val_selection": float(ckpt.best_model_score) if ckpt.best_model_score is not None else None,
         "train_rows": len(train_data), "holdout_rows": len(holdout), **data.notes,
         "active_units": int(active.sum()), "latent_dim": model.latent_dim,
+        "uncertainty_calibration": calibration,
         "kl_per_dim_last_epoch": kl_last, "init_from": str(init.path) if init else None,
     }
     with atomic_write(run_dir / "kl_per_dim.csv", "w", newline="") as f:
