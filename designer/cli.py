@@ -274,7 +274,7 @@ def observe(
 
 @app.command()
 def benchmark(
-    name: str = typer.Argument(..., help="benchmark: perov5, gfp"),
+    name: str = typer.Argument(..., help="benchmark: perov5, perov5-opt, gfp"),
     run: str = typer.Option(None, "--run", help="run folder / model file / shipped name (default: the shipped model)"),
     out: Optional[Path] = typer.Option(None, "--out", help="results JSON (default results/<name>.json; a .md goes beside it)"),
     samples: Optional[Path] = typer.Option(None, "--samples", help="judge these CIFs (a folder) instead of sampling a model"),

@@ -6,12 +6,16 @@ from pathlib import Path
 
 from designer.errors import DesignerError
 
-BENCHMARKS = ("perov5", "gfp")
+BENCHMARKS = ("perov5", "perov5-opt", "gfp")
 
 
 def run_benchmark(name: str, **kwargs) -> Path:
     if name == "perov5":
         from designer.benchmarks.perov5 import run
+
+        return run(**kwargs)
+    if name == "perov5-opt":
+        from designer.benchmarks.perov5_opt import run
 
         return run(**kwargs)
     if name == "gfp":
