@@ -353,3 +353,25 @@ def test_bad_measurements_fail_in_one_line_and_leave_the_state_unchanged(design_
     res = cli("observe", design_run, bad)
     assert res.code == 2 and len(res.err_lines) == 1 and needle in res.err and "bad.csv" in res.err
     assert state_file.read_bytes() == before
+
+
+def test_design_respects_fixed_positions_and_the_mutation_cap(design_run, cli, tmp_path):
+    import csv
+
+    import yaml as _yaml
+
+    cfg = _yaml.safe_load((design_run / "config.yaml").read_text())
+    cfg["design"].update({"q": 4, "rounds": 2, "start": "seed", "seed_item": REFERENCE[:5] + "W" + REFERENCE[6:],
+                          "constraints": {"fixed_positions": [1, 2, 3], "max_mutations": 2}})
+    pipe = tmp_path / "design.yaml"
+    pipe.write_text(_yaml.safe_dump(cfg))
+    res = cli("design", pipe, "--run", design_run, "--out", tmp_path / "d")
+    assert res.code == 0, res
+    rows = list(csv.DictReader(open(tmp_path / "d" / "candidates.csv")))
+    assert rows, "some candidates"
+    for r in rows:
+        seq = r["sequence"]
+        assert seq[:3] == REFERENCE[:3]  # positions 1-3 (1-based) never change
+        assert sum(a != b for a, b in zip(seq, REFERENCE)) <= 2
+    assert [int(r["rank"]) for r in rows] == list(range(1, len(rows) + 1))
+    assert float(rows[0]["objective"]) >= float(rows[-1]["objective"])

@@ -445,7 +445,7 @@ class Ehrlich:
     def _as_states(self, x: Tensor | np.ndarray | Sequence) -> Tensor:
         t = torch.as_tensor(x)
         if t.ndim == 0 or t.shape[-1] != self.dim:
-            raise ValueError(f"expected sequences of length {self.dim} in the last dimension, got shape {tuple(t.shape)}")
+            raise ValueError(f"expected sequences of length {self.dim} (last dimension), got shape {tuple(t.shape)}")
         if t.is_floating_point():
             if not torch.equal(t, t.round()):
                 raise ValueError("states must be integers")
