@@ -21,7 +21,8 @@ def build_model(cfg: PipelineConfig, plugin_args: dict) -> BetaVAE:
         from designer.models.protein.plugin import ProteinPlugin
 
         plugin = ProteinPlugin(plugin_args["length"], m.latent_dim, m.hidden, m.encoder_layers, m.feature_dim,
-                               m.decoder_hidden, m.decoder_layers, m.decoder_dropout)
+                               m.decoder_hidden, m.decoder_layers, m.decoder_dropout,
+                               plugin_args.get("alphabet_size", 21), plugin_args.get("gap_index", 20))
     else:  # pragma: no cover - guarded by the config's Literal
         raise ValueError(cfg.domain)
     head = PropertyHead(m.latent_dim, len(cfg.data.properties), m.property_hidden, m.property_dropout) \
