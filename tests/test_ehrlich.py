@@ -254,3 +254,29 @@ def test_agrees_with_holo():
         assert torch.equal(ref.transition_matrix, fn.transition_matrix)
         x = torch.cat([ref.initial_solution(8), ref.optimal_solution().unsqueeze(0), ref.random_solution(8)])
         assert torch.equal(ref.evaluate_true(x).double(), fn(x))
+
+
+# --------------------------------------------------------------------------- the benchmark harness
+
+
+def test_oracle_counts_every_scored_sequence_and_stops_at_the_budget():
+    from designer.benchmarks.ehrlich import SETTINGS, Exhausted, Oracle
+
+    f = Ehrlich(**SETTINGS["L32"], random_seed=3)
+    o = Oracle(f, budget=10)
+    o(f.initial_solution(6, seed=3))
+    assert o.calls == 6
+    y = o(f.initial_solution(6, seed=4))
+    assert len(y) == 4 and o.calls == 10  # only the affordable prefix is scored
+    with pytest.raises(Exhausted):
+        o(f.initial_solution(1, seed=5))
+    assert o.trace and o.trace[-1][1] == o.best
+
+
+def test_hill_climbing_solves_an_L128_instance_within_40k_calls():
+    from designer.benchmarks.ehrlich import SETTINGS, Oracle, hill_climb
+
+    f = Ehrlich(**SETTINGS["L128"], random_seed=1)
+    o = hill_climb(f, budget=40_000, seed=1)
+    assert o.best == 1.0 and o.solved_at is not None and o.solved_at <= o.calls
+    assert isinstance(o, Oracle)
