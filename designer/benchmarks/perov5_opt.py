@@ -24,7 +24,7 @@ PIPELINE = Path(__file__).parents[2] / "pipelines" / "perov5.yaml"
 
 
 def run(run: str | None = None, out: Path | None = None, seed: int = 0, console: Console | None = None,
-        n_starts: int = 100, decodes: int = 10, tr_length: float = 1.0, **_) -> Path:
+        n_starts: int = 100, decodes: int = 10, tr_length: float = 1.0, n_known: int = 0, **_) -> Path:
     from designer.benchmarks.evaluator import fit_evaluator
     from designer.config import load_pipeline
     from designer.data.crystal_dataset import load_records
@@ -70,6 +70,10 @@ def run(run: str | None = None, out: Path | None = None, seed: int = 0, console:
 
     best_values, per_start = [], []
     head = r.model.property_head
+    with torch.no_grad():
+        known_y = -head(known.mu)[:, idx]
+    top = torch.argsort(known_y, descending=True)[:n_known]
+    z_known, y_known = known.mu[top], known_y[top]  # the best known chemistry, by the head
     sobol = torch.quasirandom.SobolEngine(r.model.latent_dim, scramble=True, seed=seed)
     with console.status("optimising") as status:
         for i, z0 in enumerate(z_starts):
@@ -79,6 +83,8 @@ def run(run: str | None = None, out: Path | None = None, seed: int = 0, console:
             zs = torch.cat([z0.unsqueeze(0).double(), pts]).float()
             with torch.no_grad():
                 y = -head(zs)[:, idx]  # minimise heat_ref
+            if n_known:
+                zs, y = torch.cat([zs, z_known]), torch.cat([y, y_known])
             zq = propose(zs, y, box, decodes, plaus, "penalty", 1.0, 5.0, bounds=bounds, seed=seed + i,
                          num_restarts=4, raw_samples=128, max_fit_points=256)
             cands = space.decode(zq)
@@ -94,8 +100,9 @@ def run(run: str | None = None, out: Path | None = None, seed: int = 0, console:
         "benchmark": "perov5-opt", "command": command_line(), "device": device_info(), "seed": seed,
         "model": {"path": str(r.path), "name": r.config.name},
         "protocol": {"starts": len(starts), "decodes_per_start": decodes, "objective": "minimise heat_ref",
-                     "optimiser": "qLogNEI on a GP fitted to the head's values at the start + 63 Sobol points in a "
-                                  f"trust region of {tr_length} x the latent box; plausibility penalty (floor: 5th percentile)",
+                     "optimiser": "qLogNEI on a GP fitted to the head's values at the start, 63 Sobol points in a "
+                                  f"trust region of {tr_length} x the latent box and the {n_known} training latents the "
+                                  "head rates best; plausibility penalty (floor: 5th percentile)",
                      "evaluator": "HistGradientBoostingRegressor on Magpie + site-resolved features (not the head)"},
         "evaluator_mae": evaluator_mae,
         "thresholds_cdvae": CDVAE_THRESHOLDS, "thresholds_own_training": own,

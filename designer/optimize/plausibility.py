@@ -102,14 +102,17 @@ def _fit_kde(x: np.ndarray, factor: float) -> Plausibility:
 
 
 def fit_plausibility(mu: np.ndarray, seed: int = 0, holdout_fraction: float = 0.2,
-                     max_kde_points: int = 5000) -> Plausibility:
+                     max_kde_points: int = 5000, max_points: int = 10_000) -> Plausibility:
     """Fit GMMs and KDEs to ``n x d`` training latent means; keep the best by held-out log-likelihood.
 
     The winner is refitted on the fit split only; its percentile scale is the held-out split's
-    log-densities, so training-like points get uniform percentiles.
+    log-densities, so training-like points get uniform percentiles. More than ``max_points``
+    latents are subsampled (seeded).
     """
     mu = np.asarray(mu, dtype=np.float64)
     rng = np.random.default_rng(seed)
+    if len(mu) > max_points:  # a seeded subsample describes the density as well and keeps the fit to seconds
+        mu = mu[rng.choice(len(mu), max_points, replace=False)]
     perm = rng.permutation(len(mu))
     k_ho = max(1, int(round(len(mu) * holdout_fraction)))
     ho, fit = mu[perm[:k_ho]], mu[perm[k_ho:]]
