@@ -20,6 +20,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -229,3 +230,30 @@ def run_one(setting: str, seed: int, method: str, budget: int, vae_sequences: in
         model = train_sequence_vae(f, vae_sequences, seed)
         o = random_latent(model, f, budget, seed) if method == "random" else latent_bo(model, f, budget, seed)
     return _result(o, (time.time() - t) / 60)
+
+
+def designer_search(f: Ehrlich, budget: int, seed: int, q: int = 64, prior_sequences: int = 10_000,
+                    rank: Callable | None = None, drift: int = 64, max_per_candidate: int = 1) -> Oracle:
+    """designer's sequence search: a Hamming trust region around the incumbent (``MutationSearch``).
+
+    Transitions are learned from the same free prior sample the VAE is trained on; the search starts
+    from the same initial solution as hill climbing.
+    """
+    from designer.optimize.local import MutationSearch, learned_transitions
+
+    oracle = Oracle(f, budget)
+    allowed = learned_transitions(f.initial_solution(prior_sequences, seed=seed).numpy(), f.num_states)
+    x0 = f.initial_solution(1, seed=seed)[:1]
+    try:
+        y0 = float(_log_objective(oracle(x0))[0])
+        search = MutationSearch(x0[0].numpy(), y0, f.num_states, allowed=allowed, seed=seed, drift=drift,
+                                max_per_candidate=max_per_candidate)
+        while oracle.solved_at is None:
+            cands = search.ask(q, rank=rank)
+            if not cands:
+                break
+            y = oracle(torch.as_tensor(np.stack([c.x for c in cands])))
+            search.tell(cands[: len(y)], _log_objective(y).numpy())
+    except Exhausted:
+        pass
+    return oracle
