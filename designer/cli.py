@@ -273,20 +273,64 @@ def observe(
 
 
 @app.command()
+def score(
+    files: list[Path] = typer.Argument(..., help="CIF files, FASTA files, or folders of them (anyone's)"),
+    run: Optional[str] = typer.Option(None, "--run", help="run folder / model file / shipped name: adds plausibility, predictions, likelihood, novelty"),
+    out: Path = typer.Option(Path("scores"), "--out", help="output folder (scores.csv; symmetrised and P1 CIFs)"),
+    relax_top: int = typer.Option(0, "--relax-top", min=0, help="crystals: relax the first N readable structures with CHGNet"),
+    relax_steps: int = typer.Option(200, "--relax-steps", min=1, help="crystals: at most this many relaxation steps each"),
+    no_energy: bool = typer.Option(False, "--no-energy", help="crystals: skip CHGNet (geometry, charge balance, symmetry only)"),
+):
+    """Score any CIF/FASTA files for synthesis: every file gets a row, broken ones with their reason."""
+    from rich.table import Table
+
+    from designer.scoring.score_files import score_files
+
+    res = score_files(files, out, run=run, relax_top=relax_top, relax_steps=relax_steps, energies=not no_energy,
+                      log=lambda m: console.print(m, highlight=False))
+    cols = (["id", "formula", "geometry_ok", "charge_neutral", "e_above_hull", "novel", "reasons"]
+            if res.domain == "crystal" else ["id", "length", "num_liabilities", "elbo_percentile", "reasons"])
+    t = Table(*cols, title=f"{len(res.rows)} scored")
+    for row in res.rows[:40]:
+        t.add_row(*[_cell(row.get(c)) for c in cols])
+    out_console.print(t)
+    if len(res.rows) > 40:
+        out_console.print(f"... {len(res.rows) - 40} more in the table")
+    for note in res.notes:
+        out_console.print(f"note: {note}", highlight=False)
+    out_console.print(f"scores: {res.table}", highlight=False)
+
+
+def _cell(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.3f}"
+    return str(v)[:80]
+
+
+@app.command()
 def benchmark(
-    name: str = typer.Argument(..., help="benchmark: perov5, perov5-opt, gfp"),
+    name: str = typer.Argument(..., help="benchmark: perov5, perov5-opt, gfp, ehrlich"),
     run: str = typer.Option(None, "--run", help="run folder / model file / shipped name (default: the shipped model)"),
     out: Optional[Path] = typer.Option(None, "--out", help="results JSON (default results/<name>.json; a .md goes beside it)"),
     samples: Optional[Path] = typer.Option(None, "--samples", help="judge these CIFs (a folder) instead of sampling a model"),
     n_samples: int = typer.Option(10_000, "--n-samples", min=1, help="prior samples for the generation metrics"),
     seed: int = typer.Option(0, help="random seed"),
     jobs: int = typer.Option(0, "--jobs", help="worker processes for fingerprints/matching (0: all cores)"),
+    seeds: str = typer.Option("1001-1008", "--seeds", help="ehrlich: instance seeds, e.g. 1001-1008 or 1,5,9"),
+    settings: str = typer.Option("L32,L128", "--settings", help="ehrlich: settings (L32, L128)"),
+    methods: Optional[str] = typer.Option(None, "--methods", help="ehrlich: methods (default designer,hill_climb,random,ga; also latent_bo)"),
+    budget: Optional[int] = typer.Option(None, "--budget", min=1, help="ehrlich: oracle calls per designer/random run (default 20000)"),
+    baseline_budget: Optional[int] = typer.Option(None, "--baseline-budget", min=1, help="ehrlich: calls per GA/hill-climbing run (default 200000)"),
+    force: bool = typer.Option(False, "--force", help="ehrlich: rerun runs whose results already exist"),
 ):
     """Run a benchmark protocol (DESIGN section 5) and write results/<name>.json + .md."""
     from designer.benchmarks import run_benchmark
 
     path = run_benchmark(name, run=run, out=out, samples=samples, n_samples=n_samples, seed=seed,
-                         jobs=jobs or (os.cpu_count() or 1), console=console)
+                         jobs=jobs or (os.cpu_count() or 1), console=console, seeds=seeds, settings=settings,
+                         methods=methods, budget=budget, baseline_budget=baseline_budget, force=force)
     out_console.print(f"results: {path} and {path.with_suffix('.md')}")
 
 

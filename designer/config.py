@@ -125,6 +125,9 @@ class DesignConfig(_Strict):
     plausibility: PlausibilityConfig = Field(default_factory=PlausibilityConfig)
     constraints: ConstraintsConfig = Field(default_factory=ConstraintsConfig)
     max_fit_points: int = Field(1000, ge=10)
+    search: Literal["latent", "mutations"] = Field("latent", description="latent: BO in the latent space; mutations (proteins): single/multi-site mutants of the best sequence, scored by the property head")
+    mutation_pool: int = Field(256, ge=1, description="search: mutations: mutants scored per round")
+    mutations_per_candidate: int = Field(1, ge=1, description="search: mutations: at most this many new mutations per candidate and round")
     decode_temperature: float = Field(0.0, ge=0, description="proteins: 0 decodes each position's most likely residue; >0 samples residues from the decoder (more diverse candidates)")
     output: str = Field("outputs", description="folder under which designer design writes <name>_design/")
 

@@ -375,3 +375,28 @@ def test_design_respects_fixed_positions_and_the_mutation_cap(design_run, cli, t
         assert sum(a != b for a, b in zip(seq, REFERENCE)) <= 2
     assert [int(r["rank"]) for r in rows] == list(range(1, len(rows) + 1))
     assert float(rows[0]["objective"]) >= float(rows[-1]["objective"])
+
+
+def test_mutation_search_design_improves_on_its_start_and_respects_the_rules(design_run, cli, tmp_path):
+    import csv
+
+    import yaml as _yaml
+
+    cfg = _yaml.safe_load((design_run / "config.yaml").read_text())
+    seed_seq = REFERENCE[:5] + "W" + REFERENCE[6:]
+    cfg["design"].update({"q": 4, "rounds": 3, "start": "seed", "seed_item": seed_seq, "search": "mutations",
+                          "mutation_pool": 64, "mutations_per_candidate": 2,
+                          "plausibility": {"floor_percentile": 0.0},
+                          "constraints": {"fixed_positions": [1, 2, 3], "max_mutations": 3}})
+    pipe = tmp_path / "mut.yaml"
+    pipe.write_text(_yaml.safe_dump(cfg))
+    res = cli("design", pipe, "--run", design_run, "--out", tmp_path / "m")
+    assert res.code == 0, res
+    rows = list(csv.DictReader(open(tmp_path / "m" / "candidates.csv")))
+    assert len(rows) == 12 and len({r["sequence"] for r in rows}) == 12
+    for r in rows:
+        seq = r["sequence"]
+        assert seq[:3] == REFERENCE[:3] and sum(a != b for a, b in zip(seq, REFERENCE)) <= 3
+    # later rounds start from better incumbents: the best of round 3 is at least the best of round 1
+    best = {k: max(float(r["objective"]) for r in rows if r["round"] == k) for k in ("1", "3")}
+    assert best["3"] >= best["1"]

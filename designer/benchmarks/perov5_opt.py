@@ -24,7 +24,8 @@ PIPELINE = Path(__file__).parents[2] / "pipelines" / "perov5.yaml"
 
 
 def run(run: str | None = None, out: Path | None = None, seed: int = 0, console: Console | None = None,
-        n_starts: int = 100, decodes: int = 10, tr_length: float = 1.0, n_known: int = 0, **_) -> Path:
+        n_starts: int = 100, decodes: int = 10, tr_length: float = 1.0, n_known: int = 0,
+        pool: int = 40, **_) -> Path:
     from designer.benchmarks.evaluator import fit_evaluator
     from designer.config import load_pipeline
     from designer.data.crystal_dataset import load_records
@@ -87,8 +88,20 @@ def run(run: str | None = None, out: Path | None = None, seed: int = 0, console:
                 zs, y = torch.cat([zs, z_known]), torch.cat([y, y_known])
             zq = propose(zs, y, box, decodes, plaus, "penalty", 1.0, 5.0, bounds=bounds, seed=seed + i,
                          num_restarts=4, raw_samples=128, max_fit_points=256)
-            cands = space.decode(zq)
-            valid = [c.obj for c in cands if c.obj is not None and structure_validity(c.obj) and composition_validity(c.obj)]
+            if pool > decodes:  # screen a larger pool with the head on the decoded crystals (re-encoded)
+                extra = zs[: len(pts) + 1][torch.argsort(y[: len(pts) + 1], descending=True)[: pool - decodes]]
+                zq = torch.cat([zq.float(), extra.float()])
+            cands = [c for c in space.decode(zq) if c.obj is not None and c.violation is None
+                     and structure_validity(c.obj) and composition_validity(c.obj)]
+            if pool > decodes and cands:
+                uniq = {}
+                for c in cands:
+                    uniq.setdefault(c.key, c)
+                cands = list(uniq.values())
+                with torch.no_grad():
+                    rt = -head(torch.as_tensor(np.stack([c.z_roundtrip for c in cands]), dtype=torch.float32))[:, idx]
+                cands = [cands[j] for j in torch.argsort(rt, descending=True)[:decodes].tolist()]
+            valid = [c.obj for c in cands[:decodes]]
             vals = evaluator.predict(valid) if valid else np.array([])
             best = float(vals.min()) if len(vals) else float("inf")
             best_values.append(best)
@@ -101,8 +114,12 @@ def run(run: str | None = None, out: Path | None = None, seed: int = 0, console:
         "model": {"path": str(r.path), "name": r.config.name},
         "protocol": {"starts": len(starts), "decodes_per_start": decodes, "objective": "minimise heat_ref",
                      "optimiser": "qLogNEI on a GP fitted to the head's values at the start, 63 Sobol points in a "
-                                  f"trust region of {tr_length} x the latent box and the {n_known} training latents the "
-                                  "head rates best; plausibility penalty (floor: 5th percentile)",
+                                  f"trust region of {tr_length} x the latent box"
+                                  + (f" and the {n_known} training latents the head rates best" if n_known else "")
+                                  + "; plausibility penalty (floor: 5th percentile)"
+                                  + (f"; a pool of {pool} decodes (the {decodes} proposals + the Sobol points the head "
+                                     f"rates best) screened by the head on the re-encoded crystals, the best {decodes} "
+                                     "distinct valid ones scored" if pool > decodes else ""),
                      "evaluator": "HistGradientBoostingRegressor on Magpie + site-resolved features (not the head)"},
         "evaluator_mae": evaluator_mae,
         "thresholds_cdvae": CDVAE_THRESHOLDS, "thresholds_own_training": own,

@@ -146,7 +146,10 @@ def design(cfg: PipelineConfig, run: str | None = None, out: Path | None = None,
         rej = ", ".join(f"{k} {v}" for k, v in res.rejected.items()) or "none"
         log(f"round {i + 1}/{settings.rounds}: {len(res.proposals)} new candidates (best objective {best:.4g}); rejected: {rej}")
 
-    proposals = optimise(space, z0, y0, box, keys, objective, settings, plaus, center=center, on_round=on_round)
+    if cfg_design.search == "mutations":
+        proposals = _mutation_search(r, space, known, values, objective, settings, plaus, keys, log)
+    else:
+        proposals = optimise(space, z0, y0, box, keys, objective, settings, plaus, center=center, on_round=on_round)
     out = Path(out or Path(cfg_design.output) / f"{cfg.name}_design")
     summary = {
         "pipeline": cfg.name, "model": str(r.path), "model_source": source, "objective": objective.__dict__,
@@ -157,6 +160,56 @@ def design(cfg: PipelineConfig, run: str | None = None, out: Path | None = None,
     }
     export_candidates(r, proposals, out, objective, summary)
     return DesignResult(proposals, out, out / "candidates.csv", summary)
+
+
+def _mutation_search(r: Run, space, known, values, objective, settings, plaus, keys, log) -> list[Proposal]:
+    from designer.design.mutations import mutation_design
+
+    d = r.config.design
+    if r.config.domain != "protein":
+        raise ConfigError("design.search: mutations is for protein pipelines; use search: latent for crystals")
+    if d.start == "seed":
+        if not d.seed_item:
+            raise ConfigError("design.seed_item: give a sequence (or FASTA path) for start: seed")
+        start = _seed_tokens(r, d.seed_item)
+        what = "the seed sequence"
+    elif d.start == "prior":
+        start = r.model.plugin.reference.clone()
+        what = "the reference sequence"
+    else:
+        from designer.data.protein_dataset import encode_sequences
+
+        i = int(np.argmax(values))
+        start = encode_sequences([known.items[i]])[0] if isinstance(known.items[i], str) else known.items[i]
+        what = f"the best known sequence by the head ({known.keys[i][:20]}...)"
+    log(f"mutation search from {what}: {settings.rounds} rounds of {settings.q} from pools of {d.mutation_pool}")
+
+    def on_round(i, picked):
+        best = max((p.objective for p in picked), default=float("nan"))
+        log(f"round {i + 1}/{settings.rounds}: {len(picked)} new candidates (best objective {best:.4g})")
+
+    return mutation_design(space, torch.as_tensor(start), objective, settings, plaus, keys, pool=d.mutation_pool,
+                           max_per_candidate=d.mutations_per_candidate,
+                           floor_percentile=d.plausibility.floor_percentile, on_round=on_round)
+
+
+def _seed_tokens(r: Run, item: str) -> torch.Tensor:
+    """``L`` aligned tokens of a user's seed sequence (a sequence or a FASTA path)."""
+    import tempfile
+
+    from designer.config import sequence_options
+    from designer.data.protein_dataset import load_protein_set
+    from designer.generate_protein import read_for_run, reference_sequence
+
+    p = Path(item).expanduser()
+    if p.exists():
+        return read_for_run(r, p, properties=[]).tokens[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        f = Path(tmp) / "seed.fasta"
+        f.write_text(f">seed\n{item}\n")
+        opts = sequence_options(r.config)
+        opts.format = "fasta"
+        return load_protein_set([f], [], opts, reference_sequence(r), use_cache=False).tokens[0]
 
 
 def write_summary(out: Path, summary: dict) -> None:

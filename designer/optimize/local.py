@@ -60,7 +60,7 @@ class MutationSearch:
     seed: int = 0
     seen: dict = field(default_factory=dict)  # bytes -> value
     gains: dict = field(default_factory=dict)  # Mutation -> its gain over the parent it was last tried on
-    drift: int = 64
+    drift: int | None = None  # neutral mutations carried per round (None: all)
     max_per_candidate: int = 1
 
     def __post_init__(self):
@@ -254,7 +254,7 @@ class MutationSearch:
         gains.sort(key=lambda t: -t[0])
         up = [m for g, c in gains if g > 0 and c is not accepted_from for m in c.mutations]
         flat = [m for g, c in gains if g == 0 and c is not accepted_from for m in c.mutations]
-        self._accepted = up + flat[: self.drift]
+        self._accepted = up + (flat if self.drift is None else flat[: self.drift])
 
 
 def learned_transitions(sequences: np.ndarray, num_states: int) -> np.ndarray:
