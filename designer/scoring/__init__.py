@@ -1,0 +1,1 @@
+"""Synthesis scorecard: checks and scores a chemist or protein engineer acts on (issue 5)."""

@@ -1,0 +1,107 @@
+"""The crystal scorecard: one row of checks and scores per structure (ours or anyone's).
+
+Columns (all plain values): identity (``formula``, ``num_atoms``, ``spacegroup``), geometry
+(``geometry_ok``, ``min_distance``, ``volume_per_atom``, ``density``), charge balance
+(``charge_neutral``, ``electronegativity_ok``, ``oxidation_states``), CHGNet single point
+(``energy_per_atom``, ``max_force``, ``max_stress``, ``formation_energy``, ``e_above_hull``), for
+the top ``relax_top`` candidates a capped relaxation (``relaxed_energy_per_atom``, ``energy_drop``,
+``residual_max_force``, ``relax_steps``, ``e_above_hull_relaxed``), ``novel`` against reference
+structures and ``unique`` within the batch, and with a run the model's ``plausibility_percentile``
+and ``pred_<property>`` ± ``pred_<property>_std``. ``reasons`` lists every failed check.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+from pymatgen.core import Structure
+
+from designer.scoring.crystal_checks import charge_balance, geometry
+
+
+def spacegroup(structure: Structure, symprec: float = 0.1) -> tuple[str, int]:
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    try:
+        sga = SpacegroupAnalyzer(structure, symprec=symprec)
+        return sga.get_space_group_symbol(), int(sga.get_space_group_number())
+    except Exception:
+        return "", 0
+
+
+def score_crystals(structures: list[Structure], ids: list[str], hull=None, reference_structures=None,
+                   relax_top: int = 0, relax_steps: int = 200, energies: bool = True,
+                   model_scores: Callable[[list[Structure]], list[dict]] | None = None,
+                   order_for_relax: list[int] | None = None, symprec: float = 0.1,
+                   log: Callable[[str], None] = lambda m: None) -> list[dict]:
+    """Score ``structures``; returns one dict per structure, in input order.
+
+    Args:
+        hull: a ``HullReference`` (formation energy, energy above hull); None leaves them out.
+        reference_structures: structures a candidate must not match to be ``novel`` (None: not judged).
+        relax_top: relax this many (the first ones of ``order_for_relax``, default input order) with
+            CHGNet, at most ``relax_steps`` steps each.
+        energies: run CHGNet single points at all.
+        model_scores: structures -> per-structure dicts of model columns (plausibility, predictions).
+    """
+    rows = []
+    for i, (s, sid) in enumerate(zip(structures, ids)):
+        row = {"id": sid, "formula": s.composition.reduced_formula, "num_atoms": len(s)}
+        row["spacegroup"], row["spacegroup_number"] = spacegroup(s, symprec)
+        row.update(geometry(s))
+        row.update(charge_balance(s))
+        rows.append(row)
+    ok = [i for i, r in enumerate(rows) if r["geometry_ok"]]
+    if energies:
+        log(f"CHGNet single points for {len(ok)} structures")
+        from designer.scoring.chgnet_energy import single_point
+
+        sp = single_point([structures[i] for i in ok])
+        for i, e in zip(ok, sp):
+            rows[i].update(e)
+            if hull is not None:
+                rows[i]["formation_energy"] = hull.formation_energy(structures[i].composition, e["energy_per_atom"])
+                rows[i]["e_above_hull"] = hull.e_above_hull(structures[i].composition, e["energy_per_atom"])
+        if relax_top:
+            from designer.scoring.chgnet_energy import relax
+
+            order = [i for i in (order_for_relax if order_for_relax is not None else range(len(rows))) if i in set(ok)]
+            for k, i in enumerate(order[:relax_top]):
+                log(f"relaxing {k + 1}/{min(relax_top, len(order))}: {rows[i]['id']}")
+                r = relax(structures[i], steps=relax_steps)
+                relaxed = r.pop("relaxed")
+                rows[i].update({k2: v for k2, v in r.items() if k2 != "initial_energy_per_atom"})
+                if hull is not None:
+                    rows[i]["e_above_hull_relaxed"] = hull.e_above_hull(structures[i].composition,
+                                                                         r["relaxed_energy_per_atom"])
+                rows[i]["_relaxed"] = relaxed
+    valid = [i for i in ok if rows[i]["charge_neutral"]]
+    if reference_structures is not None or len(valid) > 1:
+        from designer.metrics import novelty_uniqueness
+
+        res = novelty_uniqueness([structures[i] for i in ok], list(reference_structures or []), return_flags=True)
+        for k, i in enumerate(ok):
+            rows[i]["unique"] = bool(res["unique"][k])
+            if reference_structures is not None:
+                rows[i]["novel"] = bool(res["novel"][k])
+    if model_scores is not None:
+        for row, extra in zip(rows, model_scores(structures)):
+            row.update(extra)
+    for row in rows:
+        reasons = [row["geometry_reason"], row["charge_reason"]]
+        if row.get("relax_error"):
+            reasons.append("relaxation failed: " + row["relax_error"])
+        if row.get("novel") is False:
+            reasons.append("matches a known structure")
+        row["reasons"] = "; ".join(r for r in reasons if r)
+        for k in ("geometry_reason", "charge_reason"):
+            row.pop(k, None)
+    return rows
+
+
+def is_stable(row: dict, threshold: float = 0.1) -> bool:
+    """CHGNet energy above hull <= ``threshold`` eV/atom (relaxed when relaxed)."""
+    e = row.get("e_above_hull_relaxed", row.get("e_above_hull", math.nan))
+    return bool(np.isfinite(e) and e <= threshold)

@@ -1,0 +1,135 @@
+"""Reference energies for formation energies and the convex hull, computed once with CHGNet and shipped.
+
+No materials database is reachable, so the references are built here:
+
+* **elements**: each element's ASE reference crystal (``ase.build.bulk``: fcc, bcc, hcp, diamond,
+  sc, and the rhombohedral/orthorhombic/tetragonal states ASE knows), relaxed with CHGNet; for
+  elements whose ground state ASE gives as a molecule (H, N, O, F, Cl; Br and I built the same way)
+  a relaxed diatomic molecule in a 12 A box; elements ASE has no crystal for get the lowest of
+  relaxed fcc/bcc/hcp/sc at ASE's volume guess. These are approximations (a molecule in a box
+  stands in for the solid or gas phase, and the fallback may miss the true ground state), stated in
+  every report.
+* **training structures**: single-point CHGNet energies of a pipeline's training crystals.
+
+``python -m designer.scoring.references elements`` writes ``designer/data_files/elemental_references.json``;
+``python -m designer.scoring.references train PIPELINE`` writes ``datasets/<name>/chgnet_energies.csv.gz``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ELEMENTS_FILE = Path(__file__).parents[1] / "data_files" / "elemental_references.json"
+DIATOMIC_BOND = {"H": 0.74, "N": 1.10, "O": 1.21, "F": 1.42, "Cl": 1.99, "Br": 2.28, "I": 2.67}
+SKIP = {"He", "Ne", "Ar", "Kr", "Xe", "Rn", "Tc", "Pm", "Po", "At", "Fr", "Ra"}  # noble gases, no stable isotope
+
+
+def _candidates(symbol: str) -> list[tuple[str, object, bool]]:
+    """``(description, ase.Atoms, relax_cell)`` starting structures for one element."""
+    from ase import Atoms
+    from ase.build import bulk
+    from ase.data import atomic_numbers, reference_states
+
+    if symbol in DIATOMIC_BOND:
+        d = DIATOMIC_BOND[symbol]
+        mol = Atoms(f"{symbol}2", positions=[[0, 0, 0], [0, 0, d]], cell=[12, 12, 12], pbc=True)
+        mol.center()
+        return [(f"{symbol}2 molecule in a 12 A box", mol, False)]
+    out = []
+    state = reference_states[atomic_numbers[symbol]] or {}
+    try:
+        out.append((f"ASE reference {state.get('symmetry')}", bulk(symbol), True))
+    except Exception:
+        pass
+    if not out:
+        from ase.data import atomic_numbers as _an
+        from ase.data import covalent_radii
+
+        r = covalent_radii[_an[symbol]]
+        for kind, a in (("fcc", 2 * np.sqrt(2) * r), ("bcc", 4 * r / np.sqrt(3)), ("hcp", 2 * r), ("sc", 2 * r)):
+            try:
+                out.append((f"{kind} guess (ASE has no crystal)", bulk(symbol, kind, a=a), True))
+            except Exception:
+                pass
+    return out
+
+
+def build_elemental_references(symbols: list[str], steps: int = 300, log=print) -> dict:
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from designer.scoring.chgnet_energy import relax
+
+    refs = {}
+    for sym in symbols:
+        best = None
+        for desc, atoms, cell in _candidates(sym):
+            s = AseAtomsAdaptor.get_structure(atoms)
+            r = relax(s, steps=steps, fmax=0.05, relax_cell=cell)
+            e = r["relaxed_energy_per_atom"]
+            if np.isfinite(e) and (best is None or e < best["energy_per_atom"]):
+                best = {"energy_per_atom": float(e), "structure": desc, "num_atoms": len(s),
+                        "residual_max_force": r["residual_max_force"], "steps": r["relax_steps"]}
+        if best is not None:
+            refs[sym] = best
+            log(f"{sym}: {best['energy_per_atom']:.4f} eV/atom ({best['structure']})")
+        else:
+            log(f"{sym}: no reference (no structure relaxed)")
+    return refs
+
+
+def load_elemental_references() -> dict[str, float]:
+    """Element symbol -> CHGNet energy per atom (eV) of its reference state."""
+    data = json.loads(ELEMENTS_FILE.read_text())
+    return {k: v["energy_per_atom"] for k, v in data["elements"].items()}
+
+
+def _main(argv: list[str]) -> None:
+    from designer.io.atomic import atomic_write_text
+
+    if argv[:1] == ["elements"]:
+        from pymatgen.core import Element
+
+        from designer.scoring.chgnet_energy import MODEL_VERSION
+
+        symbols = [Element.from_Z(z).symbol for z in range(1, 84) if Element.from_Z(z).symbol not in SKIP]
+        t = time.time()
+        refs = build_elemental_references(symbols)
+        doc = {"model": f"CHGNet {MODEL_VERSION}", "minutes": round((time.time() - t) / 60, 1),
+               "method": __doc__.split("* **training")[0].strip(), "elements": refs}
+        atomic_write_text(ELEMENTS_FILE, json.dumps(doc, indent=1) + "\n")
+        print(f"wrote {ELEMENTS_FILE} ({len(refs)} elements)")
+    elif argv[:1] == ["train"] and len(argv) == 2:
+        from designer.config import load_pipeline
+        from designer.data.crystal_dataset import load_records
+        from designer.scoring.chgnet_energy import single_point
+
+        cfg, _ = load_pipeline(Path(argv[1]))
+        recs = [r for p in cfg.data.train for r in load_records(Path(p), [])]
+        t = time.time()
+        structs = [r.to_structure() for r in recs]
+        sp = single_point(structs)
+        import csv
+        import gzip
+        import io
+
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["id", "formula", "num_atoms", "energy_per_atom"])
+        for r, s, e in zip(recs, structs, sp):
+            w.writerow([r.id, s.composition.formula.replace(" ", ""), len(s), f"{e['energy_per_atom']:.6f}"])
+        out = Path(cfg.data.train[0]).parent / "chgnet_energies.csv.gz"
+        tmp = out.with_suffix(".tmp")
+        tmp.write_bytes(gzip.compress(buf.getvalue().encode()))
+        tmp.replace(out)
+        print(f"wrote {out} ({len(recs)} structures, {(time.time() - t) / 60:.1f} min)")
+    else:
+        raise SystemExit("usage: python -m designer.scoring.references elements | train PIPELINE.yaml")
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])
