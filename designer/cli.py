@@ -242,6 +242,7 @@ def propose(
     pipeline: Optional[Path] = typer.Option(None, "--pipeline", help="take the design: section (objective, constraints) from this pipeline file"),
     set_: list[str] = typer.Option([], "--set", help="override a pipeline value, e.g. --set design.objective.direction=minimize"),
     seed: Optional[int] = typer.Option(None, help="random seed of the optimiser"),
+    refit_head: bool = typer.Option(False, "--refit-head", help="fine-tune the property head on the measurements first (kept in RUN/design/head.pt)"),
 ):
     """Ask: propose the next batch (fitted on the lab's measurements once there are two or more)."""
     from designer.design.asktell import propose as run_propose
@@ -257,6 +258,12 @@ def propose(
 
         base = load_run(run).config.model_dump(mode="json")
         cfg = validate(apply_overrides(base, list(set_)), "--set")
+    if refit_head:
+        from designer.config import validate
+        from designer.runs import load_run
+
+        base = cfg or load_run(run).config
+        cfg = base.model_copy(update={"design": base.design.model_copy(update={"refit_head": True})})
     table, n = run_propose(run, q, out, cfg=cfg, seed=seed, log=lambda m: console.print(m, highlight=False))
     out_console.print(f"{n} candidates -> {out} (table: {table})")
 

@@ -115,6 +115,7 @@ class ConstraintsConfig(_Strict):
 
 class DesignConfig(_Strict):
     objective: ObjectiveConfig = Field(default_factory=ObjectiveConfig)
+    objectives: list[ObjectiveConfig] = Field(default_factory=list, description="several objectives (qLogNEHVI, Pareto front); replaces objective when given")
     q: int = Field(16, ge=1, description="candidates per round")
     rounds: int = Field(4, ge=1)
     start: Literal["best", "seed", "prior"] = Field("best", description="start from the best known data, a seed item, or the prior")
@@ -125,6 +126,7 @@ class DesignConfig(_Strict):
     plausibility: PlausibilityConfig = Field(default_factory=PlausibilityConfig)
     constraints: ConstraintsConfig = Field(default_factory=ConstraintsConfig)
     max_fit_points: int = Field(1000, ge=10)
+    refit_head: bool = Field(False, description="propose: fine-tune the property head on the lab's measurements (with the training labels) before proposing")
     search: Literal["latent", "mutations"] = Field("latent", description="latent: BO in the latent space; mutations (proteins): single/multi-site mutants of the best sequence, scored by the property head")
     mutation_pool: int = Field(256, ge=1, description="search: mutations: mutants scored per round")
     mutations_per_candidate: int = Field(1, ge=1, description="search: mutations: at most this many new mutations per candidate and round")

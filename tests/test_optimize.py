@@ -170,3 +170,64 @@ def test_ask_tell_against_a_fake_lab_improves_over_rounds():
         y = torch.cat([y, measured])
         best.append(float(y.max()))
     assert best[-1] > best[0] and best[-1] > -0.05
+
+
+def test_two_objectives_use_hypervolume_and_push_the_pareto_front_out():
+    """f1 = -|z - a|^2, f2 = -|z - b|^2: the Pareto set is the segment a-b; qLogNEHVI proposals grow the hypervolume."""
+    from botorch.utils.multi_objective.hypervolume import Hypervolume
+
+    from designer.optimize.loop import non_dominated
+
+    a, b = np.array([0.8, 0.0]), np.array([-0.8, 0.0])
+
+    class TwoObjectives(ToySpace):
+        property_names = ["f1", "f2"]
+
+        def predict(self, zz):
+            x = zz.numpy()
+            f = np.stack([-((x - a) ** 2).sum(1), -((x - b) ** 2).sum(1)], 1)
+            return f, np.zeros_like(f)
+
+    rng = np.random.default_rng(5)
+    z = torch.as_tensor(rng.uniform(-2, 2, size=(12, 2)) * np.array([1, 1]) + np.array([0, 1.2]), dtype=torch.float32)
+    space = TwoObjectives()
+    y, _ = space.predict(z)
+    objective = Objective("f1", 0, extra=(Objective("f2", 1),))
+    box = torch.tensor([[-2.0, -2.0], [2.0, 2.0]], dtype=torch.float64)
+    settings = Settings(q=4, rounds=3, mode="none", num_restarts=2, raw_samples=64, reproposals=1)
+    props = optimise(space, z, y, box, set(), objective, settings)
+    assert props and all(p.objectives is not None and p.objectives.shape == (2,) for p in props)
+    ref = torch.tensor(y.min(0) - 0.1)
+    hv = Hypervolume(ref)
+    before = hv.compute(torch.as_tensor(y[non_dominated(y)]))
+    after_y = np.concatenate([y, np.stack([p.objectives for p in props])])
+    after = hv.compute(torch.as_tensor(after_y[non_dominated(after_y)]))
+    assert after > before + 1.0  # new non-dominated points add area
+    assert min(abs(p.candidate.z[1]) for p in props) < 0.5  # towards the Pareto segment (y = 0)
+
+
+def test_non_dominated():
+    from designer.optimize.loop import non_dominated
+
+    v = np.array([[1, 0], [0, 1], [0.5, 0.5], [0.2, 0.2], [1, 0]])
+    assert non_dominated(v).tolist() == [True, True, True, False, True]
+
+
+def test_several_objectives_in_a_pipeline_file():
+    from pathlib import Path
+
+    from designer.config import load_pipeline
+    from designer.design.run import objective_for
+    from designer.errors import ConfigError
+
+    cfg, _ = load_pipeline(Path(__file__).parents[1] / "pipelines" / "rfp.yaml")
+    two = cfg.design.model_copy(update={"objectives": [
+        type(cfg.design.objective)(property="foldx", direction="minimize"),
+        type(cfg.design.objective)(property="rasp", direction="minimize")]})
+    obj = objective_for(cfg.model_copy(update={"design": two}))
+    assert obj.multi and obj.properties == ["foldx", "rasp"]
+    v = obj.values(np.array([[1.0, 2.0], [3.0, -1.0]]))
+    assert v.tolist() == [[-1.0, -2.0], [-3.0, 1.0]]
+    bad = cfg.design.model_copy(update={"objectives": [type(cfg.design.objective)(property="brightness")]})
+    with pytest.raises(ConfigError, match="design.objectives.property: 'brightness'"):
+        objective_for(cfg.model_copy(update={"design": bad}))

@@ -400,3 +400,19 @@ def test_mutation_search_design_improves_on_its_start_and_respects_the_rules(des
     # later rounds start from better incumbents: the best of round 3 is at least the best of round 1
     best = {k: max(float(r["objective"]) for r in rows if r["round"] == k) for k in ("1", "3")}
     assert best["3"] >= best["1"]
+
+
+def test_refit_head_moves_predictions_towards_the_measurements(design_run, cli, tmp_path):
+    import csv
+    import re
+
+    assert cli("propose", design_run, "-q", 4, "--out", tmp_path / "b").code == 0
+    rows = list(csv.DictReader(open(tmp_path / "b" / "candidates.csv")))
+    # the lab finds these far brighter than the head thinks
+    (tmp_path / "m.csv").write_text("id,score\n" + "".join(f"{r['id']},{float(r['pred_score']) + 5}\n" for r in rows))
+    assert cli("observe", design_run, tmp_path / "m.csv").code == 0
+    res = cli("propose", design_run, "-q", 2, "--out", tmp_path / "b2", "--refit-head")
+    assert res.code == 0, res
+    before, after = map(float, re.search(r"error on them ([\d.e+-]+) -> ([\d.e+-]+)", res.err + res.out).groups())
+    assert after < 0.5 * before
+    assert (design_run / "design" / "head.pt").exists()

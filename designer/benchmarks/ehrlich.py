@@ -129,7 +129,7 @@ def genetic_algorithm(f: Ehrlich, budget: int, seed: int) -> Oracle | None:
 # --------------------------------------------------------------------------- the sequence VAE
 
 
-def train_sequence_vae(f: Ehrlich, n: int, seed: int, latent_dim: int = 32, epochs: int = 30,
+def train_sequence_vae(f: Ehrlich, n: int, seed: int, latent_dim: int = 32, epochs: int = 10,
                        batch_size: int = 256, beta: float = 0.1, hidden: int = 512):
     """A β-VAE over ``n`` feasible prior sequences (no oracle calls); returns the model in eval mode."""
     from designer.models.protein.plugin import ProteinPlugin

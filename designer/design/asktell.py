@@ -60,7 +60,7 @@ def propose(run_arg: str, q: int, out: Path, cfg=None, seed: int | None = None, 
     """Write the next batch to ``out`` and record it; returns (table path, number proposed)."""
     from designer.design.data import known_data
     from designer.design.export import export_candidates
-    from designer.design.run import objective_for, settings_for, start_points
+    from designer.design.run import objective_for, settings_for, start_points, with_scales
     from designer.design.spaces import space_for
     from designer.optimize.bo import TrustRegion, latent_box
     from designer.optimize.loop import ask
@@ -76,23 +76,42 @@ def propose(run_arg: str, q: int, out: Path, cfg=None, seed: int | None = None, 
     space = space_for(run, run.config.design.constraints, settings.seed)
     known = known_data(run)
     plaus = _plausibility(folder, known.mu, settings.seed)
+    head_file = folder / "head.pt"
+    if run.config.design.refit_head and state["observations"]:
+        report = refit_head(run, known, state["observations"], seed=settings.seed)
+        import io
+
+        buf = io.BytesIO()
+        torch.save(run.model.property_head.state_dict(), buf)
+        from designer.io.atomic import atomic_write_bytes
+
+        atomic_write_bytes(head_file, buf.getvalue())
+        log(f"property head fine-tuned on {report['measurements']} measurement(s): error on them "
+            f"{report['mae_before']:.4g} -> {report['mae_after']:.4g} (kept in {head_file})")
+    elif head_file.exists():  # an earlier refit stays in use
+        run.model.property_head.load_state_dict(torch.load(head_file, weights_only=True))
+        log(f"using the fine-tuned property head {head_file}")
     box = latent_box(known.mu)
     keys = set(known.keys) | {tuple(k) if isinstance(k, list) else k for k in (p["key"] for p in state["proposals"])}
-    obs = [o for o in state["observations"] if math.isfinite(o["values"].get(objective.property, math.nan))]
+    names = objective.properties
+    obs = [o for o in state["observations"] if all(math.isfinite(o["values"].get(n, math.nan)) for n in names)]
+    mean, _ = space.predict(known.mu)
+    with_scales(objective, objective.values(mean))
     if len(obs) >= 2:
         z = torch.tensor([o["z"] for o in obs], dtype=torch.float32)
-        y = torch.as_tensor(objective.score(np.array([o["values"][objective.property] for o in obs])), dtype=torch.float32)
+        cols = [objective.parts[k].score(np.array([o["values"][n] for o in obs])) for k, n in enumerate(names)]
+        y = torch.as_tensor(np.stack(cols, 1) if objective.multi else cols[0], dtype=torch.float32)
         source = f"{len(obs)} measurements"
     else:
-        mean, _ = space.predict(known.mu)
-        values = objective.score(mean[:, objective.index])
+        values = objective.values(mean)
         z, y0 = start_points(run.config, known.mu, values, run.model, np.random.default_rng(settings.seed))
         y = torch.as_tensor(y0, dtype=torch.float32)
         source = "the property head (no measurements yet)"
     round_ = state["rounds"]
     bounds = None
     if settings.trust_region:
-        bounds = TrustRegion(length=settings.tr_length).bounds(z[int(torch.argmax(y))].double(), box)
+        best = int(np.argmax(objective.scalar(y.numpy())))
+        bounds = TrustRegion(length=settings.tr_length).bounds(z[best].double(), box)
     log(f"round {round_ + 1}: fitting the GP on {len(z)} points from {source}")
     res = ask(space, z, y, q, box, keys, objective, settings, plaus, bounds, round_)
     if not res.proposals:
@@ -109,6 +128,44 @@ def propose(run_arg: str, q: int, out: Path, cfg=None, seed: int | None = None, 
     state["rounds"] = round_ + 1
     save_state(folder, state)
     return out / "candidates.csv", len(rows)
+
+
+def refit_head(run: Run, known, observations: list[dict], seed: int = 0, steps: int = 200, lab_weight: float = 10.0,
+               batch: int = 1024) -> dict:
+    """Fine-tune the property head in place on the lab's measurements plus the training labels.
+
+    Each step sees all measurements (weighted ``lab_weight``) and a random batch of training
+    latents with their labels, so a few measurements correct the head without erasing what it
+    learned. Returns the mean absolute error on the measurements before and after.
+    """
+    head = run.model.property_head
+    props = run.config.data.properties
+    z_lab = torch.tensor([o["z"] for o in observations], dtype=torch.float32)
+    y_lab = torch.tensor([[o["values"].get(p, float("nan")) for p in props] for o in observations], dtype=torch.float32)
+    y_known = torch.as_tensor(known.y, dtype=torch.float32)
+    labelled = torch.isfinite(y_known).any(1)
+    z_tr, y_tr = known.mu[labelled], y_known[labelled]
+
+    def lab_mae() -> float:
+        head.eval()
+        with torch.no_grad():
+            err = (head(z_lab) - y_lab).abs()
+        return float(err[torch.isfinite(err)].mean())
+
+    before = lab_mae()
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(head.parameters(), lr=1e-3)
+    head.train()
+    for _ in range(steps):
+        idx = torch.randint(len(z_tr), (min(batch, len(z_tr)),), generator=gen) if len(z_tr) else torch.zeros(0, dtype=torch.long)
+        loss = lab_weight * head.loss(z_lab, y_lab)
+        if len(idx):
+            loss = loss + head.loss(z_tr[idx], y_tr[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    head.eval()
+    return {"measurements": len(observations), "mae_before": before, "mae_after": lab_mae()}
 
 
 def _numeric(value: str, where: str, column: str) -> float:

@@ -14,14 +14,28 @@ from designer.runs import Run
 
 
 def candidate_rows(run: Run, proposals: list[Proposal], objective: Objective, prefix: str = "cand") -> list[dict]:
-    """One row per proposal, best objective first: id, rank, scores and the object's description."""
-    order = sorted(range(len(proposals)), key=lambda i: -proposals[i].objective)
+    """One row per proposal, best objective first: id, rank, scores and the object's description.
+
+    With several objectives the batch's Pareto front comes first (``pareto_front``), each part's
+    value is a column ``objective_<property>``, and ``objective`` is their scale-normalised sum.
+    """
+    front = None
+    if objective.multi and proposals:  # several objectives: the batch's Pareto front first, then the scalar
+        from designer.optimize.loop import non_dominated
+
+        front = non_dominated(np.stack([p.objectives for p in proposals]))
+    order = sorted(range(len(proposals)),
+                   key=lambda i: (0 if front is None or front[i] else 1, -proposals[i].objective))
     width = len(str(max(len(proposals) - 1, 0)))
     rows = []
     for rank, i in enumerate(order):
         p = proposals[i]
         row = {"id": f"{prefix}_{rank:0{width}d}", "rank": rank + 1, "round": p.round + 1,
                "objective": round(p.objective, 5), "plausibility_percentile": round(p.plausibility, 2)}
+        if front is not None:
+            row["pareto_front"] = bool(front[i])
+            for o, v in zip(objective.parts, p.objectives):
+                row[f"objective_{o.property}"] = round(float(v), 5)
         for j, name in enumerate(run.config.data.properties):
             row[f"pred_{name}"] = round(float(p.predicted[j]), 5)
             row[f"pred_{name}_std"] = round(float(p.std[j]), 5)

@@ -41,7 +41,7 @@ def mutation_design(space, start: torch.Tensor, objective: Objective, settings: 
         t = torch.as_tensor(tokens, dtype=torch.long)
         z = space.encode(t)
         mean, std = space.predict(z)
-        obj = objective.score(mean[:, objective.index])
+        obj = objective.scalar(objective.values(mean))
         pl = plausibility.percentile(z.numpy()) if plausibility is not None else np.full(len(t), 100.0)
         return obj, pl, mean, std, z
 

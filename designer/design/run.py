@@ -21,16 +21,31 @@ from designer.runs import Run
 
 
 def objective_for(cfg: PipelineConfig) -> Objective:
+    """The design objective(s): ``design.objectives`` when given (several: qLogNEHVI), else ``design.objective``."""
     props = cfg.data.properties
-    o = cfg.design.objective
     if not props:
         raise ConfigError(f"{cfg.name}: design needs a property to optimise; set data.properties and retrain")
-    name = o.property or props[0]
-    if name not in props:
-        raise ConfigError(f"design.objective.property: {name!r} is not one of data.properties {props}")
-    if o.direction == "target" and o.target is None:
-        raise ConfigError("design.objective.target: give [lo, hi] for direction: target")
-    return Objective(name, props.index(name), o.direction, tuple(o.target) if o.target else None)
+    configs = cfg.design.objectives or [cfg.design.objective]
+    key = "design.objectives" if cfg.design.objectives else "design.objective"
+    parts = []
+    for o in configs:
+        name = o.property or props[0]
+        if name not in props:
+            raise ConfigError(f"{key}.property: {name!r} is not one of data.properties {props}")
+        if o.direction == "target" and o.target is None:
+            raise ConfigError(f"{key}.target: give [lo, hi] for direction: target ({name})")
+        parts.append(Objective(name, props.index(name), o.direction, tuple(o.target) if o.target else None))
+    if len({p.property for p in parts}) < len(parts):
+        raise ConfigError(f"{key}: each property may appear once")
+    first = parts[0]
+    return Objective(first.property, first.index, first.direction, first.target, extra=tuple(parts[1:]))
+
+
+def with_scales(objective: Objective, values: np.ndarray) -> Objective:
+    """Set the per-objective spread (std over ``values``, ``n x m``) used to rank with several objectives."""
+    if objective.multi:
+        objective.scales = np.nanstd(np.asarray(values, dtype=float), axis=0)
+    return objective
 
 
 def settings_for(cfg: PipelineConfig, seed: int | None = None) -> Settings:
@@ -100,7 +115,8 @@ def start_points(cfg: PipelineConfig, mu: torch.Tensor, objective_values: np.nda
     if cfg.design.start == "prior":
         z = model.sample_prior(n, generator=torch.Generator().manual_seed(cfg.seed))
         return z, None
-    order = np.argsort(-objective_values)
+    v = np.asarray(objective_values, dtype=float)
+    order = np.argsort(-(v if v.ndim == 1 else ((v - v.mean(0)) / v.std(0).clip(1e-9)).sum(1)))
     best = order[: n // 2]
     rest = rng.choice(order[n // 2:], size=min(n - len(best), len(order) - len(best)), replace=False)
     idx = np.concatenate([best, rest])
@@ -124,7 +140,8 @@ def design(cfg: PipelineConfig, run: str | None = None, out: Path | None = None,
     log(f"model: {r.path} ({source}); encoding the training data")
     known = known_data(r)
     mean, _ = space.predict(known.mu)
-    values = objective.score(mean[:, objective.index])
+    values = objective.values(mean)
+    with_scales(objective, values)
     log(f"fitting the plausibility density on {len(known.mu)} latents")
     plaus = fit_plausibility(known.mu.numpy(), seed=settings.seed)
     box = latent_box(known.mu)
@@ -132,7 +149,7 @@ def design(cfg: PipelineConfig, run: str | None = None, out: Path | None = None,
     z0, y0 = start_points(r.config, known.mu, values, r.model, rng)
     if y0 is None:
         m0, _ = space.predict(z0)
-        y0 = objective.score(m0[:, objective.index])
+        y0 = objective.values(m0)
     center = None
     if cfg_design.start == "seed":
         if not cfg_design.seed_item:
@@ -154,7 +171,7 @@ def design(cfg: PipelineConfig, run: str | None = None, out: Path | None = None,
     summary = {
         "pipeline": cfg.name, "model": str(r.path), "model_source": source, "objective": objective.__dict__,
         "rounds": settings.rounds, "q": settings.q, "plausibility": {"mode": settings.mode, **plaus.selection},
-        "candidates": len(proposals), "best_known_objective": float(values.max()),
+        "candidates": len(proposals), "best_known_objective": float(objective.scalar(values).max()),
         "best_candidate_objective": max((p.objective for p in proposals), default=None),
         "minutes": round((time.time() - t0) / 60, 2),
     }
@@ -179,7 +196,7 @@ def _mutation_search(r: Run, space, known, values, objective, settings, plaus, k
     else:
         from designer.data.protein_dataset import encode_sequences
 
-        i = int(np.argmax(values))
+        i = int(np.argmax(objective.scalar(values)))
         start = encode_sequences([known.items[i]])[0] if isinstance(known.items[i], str) else known.items[i]
         what = f"the best known sequence by the head ({known.keys[i][:20]}...)"
     log(f"mutation search from {what}: {settings.rounds} rounds of {settings.q} from pools of {d.mutation_pool}")
@@ -188,6 +205,8 @@ def _mutation_search(r: Run, space, known, values, objective, settings, plaus, k
         best = max((p.objective for p in picked), default=float("nan"))
         log(f"round {i + 1}/{settings.rounds}: {len(picked)} new candidates (best objective {best:.4g})")
 
+    if r.config.design.objectives and len(r.config.design.objectives) > 1:
+        raise ConfigError("design.search: mutations takes one objective; use design.objective (or search: latent)")
     return mutation_design(space, torch.as_tensor(start), objective, settings, plaus, keys, pool=d.mutation_pool,
                            max_per_candidate=d.mutations_per_candidate,
                            floor_percentile=d.plausibility.floor_percentile, on_round=on_round)

@@ -110,6 +110,8 @@ def fit_subset(y: Tensor, max_points: int, recent: int = 0) -> Tensor:
     n = len(y)
     if n <= max_points:
         return torch.arange(n)
+    if y.dim() == 2:  # several objectives: rank by the sum of standardised objectives
+        y = ((y - y.mean(0)) / y.std(0).clamp(min=1e-9)).sum(-1)
     recent = min(recent, max_points // 2)
     latest = torch.arange(n - recent, n)
     rest = torch.ones(n, dtype=torch.bool)
@@ -119,15 +121,16 @@ def fit_subset(y: Tensor, max_points: int, recent: int = 0) -> Tensor:
 
 
 def fit_gp(z: Tensor, y: Tensor, box: Tensor):
-    """SingleTaskGP on ``n x d`` latents and ``n`` objective values (Normalize over the box, Standardize)."""
+    """SingleTaskGP on ``n x d`` latents and ``n`` (or ``n x m``) objective values (Normalize over the box, Standardize)."""
     from botorch.fit import fit_gpytorch_mll
     from botorch.models import SingleTaskGP
     from botorch.models.transforms import Normalize, Standardize
     from gpytorch.mlls import ExactMarginalLogLikelihood
 
     d = z.shape[-1]
-    gp = SingleTaskGP(z.double(), y.double().unsqueeze(-1), input_transform=Normalize(d, bounds=box.double()),
-                      outcome_transform=Standardize(m=1))
+    Y = y.double().unsqueeze(-1) if y.dim() == 1 else y.double()
+    gp = SingleTaskGP(z.double(), Y, input_transform=Normalize(d, bounds=box.double()),
+                      outcome_transform=Standardize(m=Y.shape[-1]))
     try:
         fit_gpytorch_mll(ExactMarginalLogLikelihood(gp.likelihood, gp))
     except Exception:  # a failed hyperparameter fit keeps the priors' defaults: still a usable model
@@ -139,7 +142,8 @@ def propose(z: Tensor, y: Tensor, box: Tensor, q: int, plausibility: Plausibilit
             mode: str = "penalty", weight: float = 1.0, floor_percentile: float = 5.0,
             bounds: Tensor | None = None, seed: int = 0, num_restarts: int = 8, raw_samples: int = 256,
             max_fit_points: int = 1000, pending: Tensor | None = None, maxiter: int = 60) -> Tensor:
-    """Next ``q x d`` latents maximising qLogNEI of the objective values ``y`` (to maximise).
+    """Next ``q x d`` latents maximising qLogNEI of the objective values ``y`` (to maximise);
+    qLogNEHVI when ``y`` is ``n x m`` (several objectives; reference point just below the worst).
 
     Args:
         z: ``n x d`` evaluated latents; y: ``n`` objective values (already transformed to maximise).
@@ -168,6 +172,8 @@ def propose(z: Tensor, y: Tensor, box: Tensor, q: int, plausibility: Plausibilit
     floor = None
     if plausibility is not None and mode != "none":
         floor = float(np.percentile(plausibility.reference, floor_percentile))
+    if mode == "constraint" and floor is not None and yf.dim() == 2 and yf.shape[1] > 1:
+        raise ValueError("plausibility mode 'constraint' takes one objective; use 'penalty' or 'prior' with several")
     if mode == "constraint" and floor is not None:
         from botorch.models.deterministic import GenericDeterministicModel
         from botorch.models.model import ModelList
@@ -182,7 +188,15 @@ def propose(z: Tensor, y: Tensor, box: Tensor, q: int, plausibility: Plausibilit
             constraints=[lambda Y: floor - Y[..., 1]], prune_baseline=False,
         )
     else:
-        acqf = qLogNoisyExpectedImprovement(gp, zf, sampler=sampler, prune_baseline=True)
+        if yf.dim() == 2 and yf.shape[1] > 1:  # several objectives: Pareto front, hypervolume improvement
+            from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
+
+            lo, hi = yf.min(0).values, yf.max(0).values
+            ref = (lo - 0.1 * (hi - lo).abs() - 1e-6).tolist()
+            acqf = qLogNoisyExpectedHypervolumeImprovement(gp, ref_point=ref, X_baseline=zf, sampler=sampler,
+                                                           prune_baseline=True)
+        else:
+            acqf = qLogNoisyExpectedImprovement(gp, zf, sampler=sampler, prune_baseline=True)
         if floor is not None and mode == "penalty":
             acqf = PenalizedAcquisitionFunction(acqf, _Penalty(SoftFloor(plausibility, floor)), weight)
         elif floor is not None and mode == "prior":

@@ -20,16 +20,60 @@ from designer.optimize.space import Candidate, LatentSpace
 
 @dataclass
 class Objective:
-    """Which property, and what "better" means: ``maximize``, ``minimize`` or ``target`` [lo, hi]."""
+    """Which property, and what "better" means: ``maximize``, ``minimize`` or ``target`` [lo, hi].
+
+    ``extra``: further objectives (several objectives: the optimiser uses qLogNEHVI and ranks by
+    ``scalar``, the sum of the objectives each divided by ``scales``, their spread over the data).
+    """
 
     property: str
     index: int = 0
     direction: str = "maximize"
     target: tuple[float, float] | None = None
+    extra: tuple = ()
+    scales: np.ndarray | None = None
 
     def score(self, y: np.ndarray) -> np.ndarray:
-        """Raw property values -> values to maximise (same shape)."""
+        """Raw values of this objective's own property -> values to maximise (same shape)."""
         return np.asarray(objective_transform(self.direction, self.target)(np.asarray(y, dtype=float)), dtype=float)
+
+    @property
+    def parts(self) -> tuple["Objective", ...]:
+        return (Objective(self.property, self.index, self.direction, self.target),) + tuple(self.extra)
+
+    @property
+    def multi(self) -> bool:
+        return bool(self.extra)
+
+    @property
+    def properties(self) -> list[str]:
+        return [o.property for o in self.parts]
+
+    def values(self, predicted: np.ndarray) -> np.ndarray:
+        """``n x P`` property values -> ``n`` values to maximise (``n x m`` with several objectives)."""
+        predicted = np.asarray(predicted, dtype=float)
+        if not self.multi:
+            return self.score(predicted[:, self.index])
+        return np.stack([o.score(predicted[:, o.index]) for o in self.parts], axis=1)
+
+    def scalar(self, values: np.ndarray) -> np.ndarray:
+        """``n`` (or ``n x m``) values to maximise -> ``n`` scalars for ranking."""
+        values = np.asarray(values, dtype=float)
+        if values.ndim == 1:
+            return values
+        scales = self.scales if self.scales is not None else np.ones(values.shape[1])
+        return (values / np.where(scales > 0, scales, 1.0)).sum(axis=1)
+
+
+def non_dominated(values: np.ndarray) -> np.ndarray:
+    """``n`` bool: rows of ``n x m`` values (to maximise) that no other row dominates."""
+    v = np.asarray(values, dtype=float)
+    if v.ndim == 1:
+        return v >= v.max() if len(v) else np.zeros(0, dtype=bool)
+    ge = (v[:, None, :] >= v[None, :, :]).all(-1)
+    gt = (v[:, None, :] > v[None, :, :]).any(-1)
+    dominated = (ge & gt).any(0)
+    return ~dominated
 
 
 @dataclass
@@ -60,6 +104,7 @@ class Proposal:
     std: np.ndarray
     objective: float
     plausibility: float
+    objectives: np.ndarray | None = None  # ``m`` values to maximise, with several objectives
 
 
 @dataclass
@@ -77,9 +122,32 @@ def _evaluate(space: LatentSpace, cands: list[Candidate], objective: Objective,
     zr = torch.as_tensor(np.stack([c.z_roundtrip if c.z_roundtrip is not None else c.z for c in cands]),
                          dtype=torch.float32)
     mean, std = space.predict(zr)
-    obj = objective.score(mean[:, objective.index]) if mean.shape[1] else np.zeros(len(cands))
+    vals = objective.values(mean) if mean.shape[1] else np.zeros(len(cands))
+    obj = objective.scalar(vals)
     pl = plausibility.percentile(zr.numpy()) if plausibility is not None else np.full(len(cands), np.nan)
-    return [Proposal(round_, c, mean[i], std[i], float(obj[i]), float(pl[i])) for i, c in enumerate(cands)]
+    return [Proposal(round_, c, mean[i], std[i], float(obj[i]), float(pl[i]), vals[i] if vals.ndim == 2 else None)
+            for i, c in enumerate(cands)]
+
+
+def _worst(y: Tensor) -> Tensor:
+    """Below the worst value seen (per objective): what a broken decode is told it scored."""
+    if not len(y):
+        return torch.full(y.shape[1:], -1.0)
+    lo, hi = y.min(0).values, y.max(0).values
+    return lo - 0.1 * (hi - lo).abs() - 1e-6
+
+
+def _improved(y_before: Tensor, y_new: Tensor) -> bool:
+    """A new value beats the best (one objective) or is not dominated by any earlier point (several)."""
+    if not len(y_new):
+        return False
+    if y_before.dim() == 1:
+        best = float(y_before.max()) if len(y_before) else -np.inf
+        return float(y_new.max()) > best + 1e-3 * abs(best)
+    if not len(y_before):
+        return True
+    both = torch.cat([y_before, y_new]).numpy()
+    return bool(non_dominated(both)[len(y_before):].any())
 
 
 def ask(space: LatentSpace, z: Tensor, y: Tensor, q: int, box: Tensor, known_keys: set,
@@ -101,7 +169,7 @@ def ask(space: LatentSpace, z: Tensor, y: Tensor, q: int, box: Tensor, known_key
     pending: list[Tensor] = []
     attempts = 0
     # an invalid or constraint-violating decode teaches the GP: it enters with the worst value seen
-    worst = float(y.min() - 0.1 * (y.max() - y.min()).abs() - 1e-6) if len(y) else -1.0
+    worst = _worst(y)
     z_fit, y_fit = z, y
     while len(accepted) < q and attempts <= settings.reproposals:
         need = q - len(accepted)
@@ -129,7 +197,7 @@ def ask(space: LatentSpace, z: Tensor, y: Tensor, q: int, box: Tensor, known_key
             accepted.append(cand)
         if bad:
             z_fit = torch.cat([z_fit, torch.stack(bad)])
-            y_fit = torch.cat([y_fit, torch.full((len(bad),), worst, dtype=y.dtype)])
+            y_fit = torch.cat([y_fit, worst.expand(len(bad), *y.shape[1:]).to(y.dtype)])
     violations = list(z_fit[len(z):])
     return AskResult(_evaluate(space, accepted[:q], objective, plausibility, round_), violations, rejected, attempts)
 
@@ -146,24 +214,28 @@ def optimise(space: LatentSpace, start_z: Tensor, start_y: np.ndarray, box: Tens
     z = start_z.clone().float()
     y = torch.as_tensor(start_y, dtype=torch.float32).clone()
     region = TrustRegion(length=settings.tr_length) if settings.trust_region else None
-    best = float(y.max()) if len(y) else -np.inf
     out: list[Proposal] = []
     for r in range(settings.rounds):
-        c = center if (center is not None and r == 0) else z[int(torch.argmax(y))]
+        best_i = int(torch.argmax(torch.as_tensor(objective.scalar(y.numpy()))))
+        c = center if (center is not None and r == 0) else z[best_i]
         bounds = region.bounds(c.double(), box) if region is not None else None
         res = ask(space, z, y, settings.q, box, known_keys, objective, settings, plausibility, bounds, r)
         out += res.proposals
+        y_before = y
         if res.violations:
-            worst = float(y.min() - 0.1 * (y.max() - y.min()).abs() - 1e-6)
             z = torch.cat([z, torch.stack(res.violations).float()])
-            y = torch.cat([y, torch.full((len(res.violations),), worst)])
+            y = torch.cat([y, _worst(y).expand(len(res.violations), *y.shape[1:])])
+        y_new = torch.zeros((0, *y.shape[1:]))
         if res.proposals:
             z = torch.cat([z, torch.as_tensor(np.stack([p.candidate.z for p in res.proposals]), dtype=torch.float32)])
-            y = torch.cat([y, torch.tensor([p.objective for p in res.proposals], dtype=torch.float32)])
-        round_best = max((p.objective for p in res.proposals), default=-np.inf)
+            y_new = torch.as_tensor(np.stack([_value(p) for p in res.proposals]), dtype=torch.float32).reshape(-1, *y.shape[1:])
+            y = torch.cat([y, y_new])
         if region is not None:
-            region.update(round_best > best + 1e-3 * abs(best))
-        best = max(best, round_best)
+            region.update(_improved(y_before, y_new))
         if on_round:
             on_round(r, res)
     return out
+
+
+def _value(p: Proposal) -> np.ndarray:
+    return np.asarray(p.objectives if p.objectives is not None else p.objective, dtype=float)
