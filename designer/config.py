@@ -134,6 +134,27 @@ class DesignConfig(_Strict):
     output: str = Field("outputs", description="folder under which designer design writes <name>_design/")
 
 
+class ScoringWeights(_Strict):
+    objective: float = 1.0
+    plausibility: float = 0.5
+    hull: float = Field(1.0, description="per 0.1 eV/atom above the hull")
+    force: float = Field(0.2, description="per eV/A of residual force")
+    novelty: float = 0.5
+    liability: float = Field(0.5, description="per protein liability")
+    distance: float = Field(0.1, description="per 10 mutations from the wild type")
+
+
+class ScoringConfig(_Strict):
+    enabled: bool = Field(True, description="score the design's candidates (scorecard columns, synthesis rank)")
+    energies: bool = Field(True, description="crystals: CHGNet single points (energy, forces, hull)")
+    relax_top: int = Field(24, ge=0, description="crystals: relax this many of the best-ranked candidates with CHGNet")
+    relax_steps: int = Field(200, ge=1, description="crystals: at most this many relaxation steps each")
+    weights: ScoringWeights = Field(default_factory=ScoringWeights)
+    diversity: float = Field(0.3, ge=0, description="batch selection: readiness minus this x similarity to the closest picked")
+    select: Optional[int] = Field(None, ge=1, description="mark this many candidates as the selected batch (default: all valid)")
+    symprec: float = Field(0.1, gt=0, description="symmetry tolerance (A) of the symmetrised CIFs and space groups")
+
+
 class PipelineConfig(_Strict):
     name: str
     domain: Literal["crystal", "protein"] = "crystal"
@@ -144,6 +165,7 @@ class PipelineConfig(_Strict):
     loss: LossConfig = Field(default_factory=LossConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     design: DesignConfig = Field(default_factory=DesignConfig)
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig)
 
 
 def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:

@@ -118,7 +118,8 @@ def propose(run_arg: str, q: int, out: Path, cfg=None, seed: int | None = None, 
         raise DesignerError(f"no new candidate in {res.attempts} attempts (rejected: {res.rejected}); "
                             "loosen design.constraints or widen design.tr_length")
     rows = export_candidates(run, res.proposals, out, objective,
-                             {"round": round_ + 1, "rejected": res.rejected, "gp_data": source}, prefix=f"r{round_ + 1}")
+                             {"round": round_ + 1, "rejected": res.rejected, "gp_data": source}, prefix=f"r{round_ + 1}",
+                             scoring=run.config.scoring, known=known, log=log)
     for row in rows:
         p = res.proposals[row["_proposal"]]
         state["proposals"].append({"id": row["id"], "round": round_ + 1, "z": p.candidate.z.tolist(),

@@ -57,23 +57,42 @@ def candidate_rows(run: Run, proposals: list[Proposal], objective: Objective, pr
 
 
 def export_candidates(run: Run, proposals: list[Proposal], out: Path, objective: Objective, summary: dict,
-                      prefix: str = "cand") -> list[dict]:
+                      prefix: str = "cand", scoring=None, known=None, log=print) -> list[dict]:
     """Write the candidates (``candidates.csv``, CIFs or ``candidates.fasta``, ``summary.json``); returns the rows.
 
-    Each row's ``proposal`` is the index of its proposal in ``proposals``.
+    Each row's ``_proposal`` is the index of its proposal in ``proposals``. With ``scoring`` (a
+    ``ScoringConfig`` that is enabled) the scorecard columns, ``synthesis_score``/``synthesis_rank``
+    and ``selected`` are added first. Crystals get a P1 CIF (``<id>.cif``), a symmetrised one
+    (``<id>_sym.cif``) and, when relaxed, the CHGNet-relaxed one (``<id>_relaxed.cif``).
     """
     out = Path(out)
     rows = candidate_rows(run, proposals, objective, prefix)
+    if scoring is not None and scoring.enabled:
+        from designer.design.scorecard import score_rows
+
+        summary = {**summary, "scoring": score_rows(run, proposals, rows, scoring, known=known, log=log)}
+    symprec = scoring.symprec if scoring is not None else 0.1
     if run.config.domain == "crystal":
         for row in rows:
-            write_cif(proposals[row["_proposal"]].candidate.obj, out / row["file"])
+            s = proposals[row["_proposal"]].candidate.obj
+            write_cif(s, out / row["file"])
+            try:
+                write_cif(s, out / f"{row['id']}_sym.cif", symprec=symprec)
+                row["file_symmetrised"] = f"{row['id']}_sym.cif"
+            except Exception:  # symmetry analysis failed: the P1 file stands alone
+                row["file_symmetrised"] = ""
+            relaxed = row.pop("_relaxed", None)
+            if relaxed is not None:
+                write_cif(relaxed, out / f"{row['id']}_relaxed.cif")
     else:
         from designer.io.sequence_files import write_fasta
 
-        keep = ("objective", "plausibility_percentile", "rank") + tuple(k for k in rows[0] if k.startswith("pred_")) \
-            if rows else ()
+        keep = ("objective", "plausibility_percentile", "rank", "synthesis_score", "synthesis_rank", "selected",
+                "num_liabilities", "elbo_percentile", "edit_distance_wild_type")
+        keep = tuple(k for k in keep if rows and k in rows[0]) + \
+            (tuple(k for k in rows[0] if k.startswith("pred_")) if rows else ())
         write_fasta([(row["id"], row["sequence"], {k: row[k] for k in keep}) for row in rows], out / "candidates.fasta")
-    write_table([{k: v for k, v in row.items() if k != "_proposal"} for row in rows], out / "candidates.csv")
+    write_table([{k: v for k, v in row.items() if not k.startswith("_")} for row in rows], out / "candidates.csv")
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=_plain) + "\n")
     return rows
 

@@ -175,7 +175,8 @@ def design(cfg: PipelineConfig, run: str | None = None, out: Path | None = None,
         "best_candidate_objective": max((p.objective for p in proposals), default=None),
         "minutes": round((time.time() - t0) / 60, 2),
     }
-    export_candidates(r, proposals, out, objective, summary)
+    export_candidates(r, proposals, out, objective, summary, scoring=cfg.scoring, known=known, log=log)
+    summary = json.loads((out / "summary.json").read_text())
     return DesignResult(proposals, out, out / "candidates.csv", summary)
 
 
