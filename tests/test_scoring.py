@@ -121,3 +121,36 @@ def test_crystal_design_writes_scored_ranked_candidates_with_symmetrised_cifs(ti
     assert sorted(int(r["synthesis_rank"]) for r in rows) == list(range(1, len(rows) + 1))
     assert sum(r["selected"] == "True" for r in rows) <= 2
     assert len(list((tmp_path / "d").glob("*_relaxed.cif"))) <= 1
+    page = (tmp_path / "d" / "report.html").read_text()
+    assert all(f"row-{r['id']}" in page for r in rows) and (tmp_path / "d" / "latent_map.png").exists()
+
+
+def _chromium() -> str | None:
+    import shutil
+
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def test_report_html_opens_in_headless_chromium_with_one_row_per_candidate(tiny_structures, tmp_path):
+    """The page is self-contained (no network): a real browser renders the table with every candidate."""
+    import re
+    import subprocess
+
+    from designer.report.html import crystal_png, write_report
+
+    rows = [{"id": f"cand_{i}", "rank": i + 1, "synthesis_rank": i + 1, "objective": -0.1 * i,
+             "formula": s.composition.reduced_formula, "geometry_ok": True, "selected": i < 2}
+            for i, s in enumerate(tiny_structures[:5])]
+    images = {r["id"]: crystal_png(s) for r, s in zip(rows, tiny_structures)}
+    page = write_report(tmp_path / "report.html", rows, "crystal", "test", images=images)
+    text = page.read_text()
+    assert "http://" not in text and "https://" not in text  # nothing to fetch
+    assert text.count("<tr class=") == 5 and text.count("data:image/png;base64,") == 5
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no Chromium on this machine (Debian: apt install chromium)")
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    body = re.search(r'<table class="sortable" id="candidates">.*?</table>', dom, re.S).group(0)
+    assert len(re.findall(r"<tr class=", body)) == 5
+    assert all(f"row-cand_{i}" in body for i in range(5))

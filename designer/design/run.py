@@ -175,8 +175,9 @@ def design(cfg: PipelineConfig, run: str | None = None, out: Path | None = None,
         "best_candidate_objective": max((p.objective for p in proposals), default=None),
         "minutes": round((time.time() - t0) / 60, 2),
     }
-    export_candidates(r, proposals, out, objective, summary, scoring=cfg.scoring, known=known, log=log)
+    rows = export_candidates(r, proposals, out, objective, summary, scoring=cfg.scoring, known=known, log=log)
     summary = json.loads((out / "summary.json").read_text())
+    write_design_report(r, proposals, rows, known, out, summary, values)
     return DesignResult(proposals, out, out / "candidates.csv", summary)
 
 
@@ -230,6 +231,40 @@ def _seed_tokens(r: Run, item: str) -> torch.Tensor:
         opts = sequence_options(r.config)
         opts.format = "fasta"
         return load_protein_set([f], [], opts, reference_sequence(r), use_cache=False).tokens[0]
+
+
+def write_design_report(r: Run, proposals: list[Proposal], rows: list[dict], known, out: Path, summary: dict,
+                        known_values: np.ndarray) -> Path:
+    """``out/report.html`` plus the trace and latent-map PNGs beside it."""
+    from designer.report.html import crystal_png, latent_map_png, trace_png, write_report
+
+    images = {}
+    if r.config.domain == "crystal":
+        for row in rows:
+            try:
+                images[row["id"]] = crystal_png(proposals[row["_proposal"]].candidate.obj)
+            except Exception:  # a picture is a courtesy; a failed render leaves the cell empty
+                pass
+    plots = {}
+    if rows:
+        best_known = float(np.max(summary.get("best_known_objective", np.nan)))
+        plots["optimisation trace: objective of each round's candidates"] = trace_png(
+            [row["round"] for row in rows], [row["objective"] for row in rows], best_known)
+        cz = np.stack([proposals[row["_proposal"]].candidate.z for row in rows])
+        plots["latent map: training data and candidates (first two principal components)"] = latent_map_png(
+            known.mu.numpy(), cz, np.array([row["objective"] for row in rows], dtype=float))
+    for name, png in plots.items():
+        (out / ("trace.png" if name.startswith("optimisation") else "latent_map.png")).write_bytes(png)
+    notes = [f"pipeline {summary.get('pipeline')}; model {summary.get('model')}; objective {summary.get('objective')}"]
+    if isinstance(summary.get("scoring"), dict) and summary["scoring"].get("hull"):
+        notes.append("Hull: " + summary["scoring"]["hull"])
+    reference = None
+    if r.config.domain == "protein":
+        from designer.generate_protein import reference_sequence
+
+        reference = reference_sequence(r)
+    return write_report(out / "report.html", rows, r.config.domain, f"designer: {summary.get('pipeline')} candidates",
+                        images=images, plots=plots, notes=notes, reference=reference)
 
 
 def write_summary(out: Path, summary: dict) -> None:
