@@ -318,11 +318,11 @@ def _cell(v) -> str:
 
 @app.command()
 def benchmark(
-    name: str = typer.Argument(..., help="benchmark: perov5, perov5-opt, gfp, ehrlich"),
+    name: str = typer.Argument(..., help="benchmark: perov5, perov5-opt, gfp, ehrlich, scorecard"),
     run: str = typer.Option(None, "--run", help="run folder / model file / shipped name (default: the shipped model)"),
     out: Optional[Path] = typer.Option(None, "--out", help="results JSON (default results/<name>.json; a .md goes beside it)"),
     samples: Optional[Path] = typer.Option(None, "--samples", help="judge these CIFs (a folder) instead of sampling a model"),
-    n_samples: int = typer.Option(10_000, "--n-samples", min=1, help="prior samples for the generation metrics"),
+    n_samples: Optional[int] = typer.Option(None, "--n-samples", min=1, help="prior samples (perov5/gfp: 10000; scorecard: 1000)"),
     seed: int = typer.Option(0, help="random seed"),
     jobs: int = typer.Option(0, "--jobs", help="worker processes for fingerprints/matching (0: all cores)"),
     seeds: str = typer.Option("1001-1008", "--seeds", help="ehrlich: instance seeds, e.g. 1001-1008 or 1,5,9"),
@@ -335,7 +335,8 @@ def benchmark(
     """Run a benchmark protocol (DESIGN section 5) and write results/<name>.json + .md."""
     from designer.benchmarks import run_benchmark
 
-    path = run_benchmark(name, run=run, out=out, samples=samples, n_samples=n_samples, seed=seed,
+    extra = {"n_samples": n_samples} if n_samples is not None else {}
+    path = run_benchmark(name, run=run, out=out, samples=samples, **extra, seed=seed,
                          jobs=jobs or (os.cpu_count() or 1), console=console, seeds=seeds, settings=settings,
                          methods=methods, budget=budget, baseline_budget=baseline_budget, force=force)
     out_console.print(f"results: {path} and {path.with_suffix('.md')}")

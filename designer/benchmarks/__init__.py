@@ -6,7 +6,7 @@ from pathlib import Path
 
 from designer.errors import DesignerError
 
-BENCHMARKS = ("perov5", "perov5-opt", "gfp", "ehrlich")
+BENCHMARKS = ("perov5", "perov5-opt", "gfp", "ehrlich", "scorecard")
 
 
 def run_benchmark(name: str, **kwargs) -> Path:
@@ -16,6 +16,10 @@ def run_benchmark(name: str, **kwargs) -> Path:
         return run(**kwargs)
     if name == "perov5-opt":
         from designer.benchmarks.perov5_opt import run
+
+        return run(**kwargs)
+    if name == "scorecard":
+        from designer.benchmarks.scorecard import run
 
         return run(**kwargs)
     if name == "ehrlich":

@@ -343,7 +343,9 @@ def _plot(folder: Path, setting: str, seeds: list[int], methods: list[str], path
             tr = np.array(r["trace"], dtype=float).reshape(-1, 2)
             idx = np.searchsorted(tr[:, 0], grid, side="right") - 1
             vals = np.where(idx >= 0, tr[np.maximum(idx, 0), 1], np.nan)
-            vals = np.where(grid <= r["calls"], np.maximum(vals, 0.0), np.nan)
+            # a solved run stays solved; an unsolved one is shown up to its budget
+            vals = np.where((grid <= r["calls"]) | (r["solved_at"] is not None), np.maximum(vals, 0.0), np.nan)
+            vals = np.where(grid <= r["budget"], vals, np.nan)
             curves.append(vals)
             ax.plot(grid, vals, color=f"C{k}", alpha=0.15, lw=0.8)
         if curves:
