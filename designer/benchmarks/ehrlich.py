@@ -110,17 +110,19 @@ def genetic_algorithm(f: Ehrlich, budget: int, seed: int) -> Oracle | None:
 
     oracle = Oracle(f, budget)
     L = f.dim
-    x0 = f.initial_solution(64, seed=seed)
     torch.manual_seed(seed)
+    # holo's optimiser evolves particles of one parameter (float-typed states), starting as copies of the
+    # initial solution; every closure call scores all particles (survivors included): all are oracle calls
+    param = torch.nn.Parameter(f.initial_solution(1, seed=seed)[0].float())
+    opt = DiscreteEvolution([param], vocab=[list(range(f.num_states))], mutation_prob=1.1 / L,
+                            recombine_prob=1.1 / L, num_particles=64, survival_quantile=1 / 16)
 
-    def negated(x):  # DiscreteEvolution minimises; every evaluation it makes is an oracle call
-        return -oracle(x)
+    def closure(particles):  # DiscreteEvolution minimises: -f (infeasible: +inf)
+        return -oracle(particles[0].long())
 
-    opt = DiscreteEvolution(x0, negated, mutation_prob=1.1 / L, recombine_prob=1.1 / L, num_particles=64,
-                            survival_quantile=1 / 16, num_states=f.num_states)
     try:
         while oracle.solved_at is None:
-            opt.step()
+            opt.step(closure)
     except Exhausted:
         pass
     return oracle
