@@ -154,3 +154,15 @@ def test_report_html_opens_in_headless_chromium_with_one_row_per_candidate(tiny_
     body = re.search(r'<table class="sortable" id="candidates">.*?</table>', dom, re.S).group(0)
     assert len(re.findall(r"<tr class=", body)) == 5
     assert all(f"row-cand_{i}" in body for i in range(5))
+
+
+def test_designer_score_on_fasta_without_a_run_lists_liabilities(cli, tmp_path):
+    fa = tmp_path / "cands.fasta"
+    fa.write_text(">good\nMKTAYIAKQR\n>bad\nMKNGSCAILLVFWAGK\n>weird\nMKT1ZZ\n")
+    res = cli("score", fa, "--out", tmp_path / "o")
+    assert res.code == 0, res
+    rows = {r["id"]: r for r in csv.DictReader(open(tmp_path / "o" / "scores.csv"))}
+    assert rows["good"]["num_liabilities"] == "0"
+    assert "deamidation NG" in rows["bad"]["reasons"] and "odd cysteine" in rows["bad"]["reasons"]
+    assert "unknown residue letters 1" in rows["weird"]["reasons"]
+    assert "no --run" in res.out
