@@ -343,6 +343,8 @@ def _plot(folder: Path, setting: str, seeds: list[int], methods: list[str], path
                 continue
             r = json.loads(p.read_text())
             tr = np.array(r["trace"], dtype=float).reshape(-1, 2)
+            if not len(tr):  # nothing feasible was ever scored: f counts as 0
+                tr = np.array([[1.0, 0.0]])
             idx = np.searchsorted(tr[:, 0], grid, side="right") - 1
             vals = np.where(idx >= 0, tr[np.maximum(idx, 0), 1], np.nan)
             # a solved run stays solved; an unsolved one is shown up to its budget
