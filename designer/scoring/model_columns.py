@@ -92,7 +92,7 @@ def protein_columns(run: Run, run_arg: str | None = None, max_reference: int = 5
             opts.max_mutations = None
             opts.unknown = "mask"
             pset = load_protein_set([f], [], opts, reference_sequence(run), use_cache=False)
-        by_id = {rid: k for k, rid in enumerate(pset.ids)}
+        by_id = {rec.id: k for k, rec in enumerate(pset.records)}
         z = space.encode(pset.tokens)
         mean, std = space.predict(z)
         el = elbo(run, pset.tokens).numpy()
