@@ -405,6 +405,11 @@ def test_mutation_search_design_improves_on_its_start_and_respects_the_rules(des
 def test_refit_head_moves_predictions_towards_the_measurements(design_run, cli, tmp_path):
     import csv
     import re
+    import shutil
+
+    run = tmp_path / "run"  # a private copy: no measurements from other tests
+    shutil.copytree(design_run, run, ignore=shutil.ignore_patterns("design"))
+    design_run = run
 
     assert cli("propose", design_run, "-q", 4, "--out", tmp_path / "b").code == 0
     rows = list(csv.DictReader(open(tmp_path / "b" / "candidates.csv")))
