@@ -259,7 +259,6 @@ def propose(
         base = load_run(run).config.model_dump(mode="json")
         cfg = validate(apply_overrides(base, list(set_)), "--set")
     if refit_head:
-        from designer.config import validate
         from designer.runs import load_run
 
         base = cfg or load_run(run).config

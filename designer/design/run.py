@@ -83,22 +83,7 @@ def seed_latent(run: Run, space, item: str) -> torch.Tensor:
             raise DesignerError(f"design.seed_item: {item}: no such CIF file")
         rec = read_crystals(p, [])[0]
         return space.encode([rec.to_structure()])
-    from designer.data.protein_dataset import load_protein_set
-    from designer.generate_protein import read_for_run, reference_sequence
-
-    if p.exists():
-        return space.encode(read_for_run(run, p, properties=[]).tokens[:1])
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        f = Path(tmp) / "seed.fasta"
-        f.write_text(f">seed\n{item}\n")
-        from designer.config import sequence_options
-
-        opts = sequence_options(run.config)
-        opts.format = "fasta"
-        pset = load_protein_set([f], [], opts, reference_sequence(run), use_cache=False)
-    return space.encode(pset.tokens[:1])
+    return space.encode(_seed_tokens(run, item).unsqueeze(0))
 
 
 @dataclass
