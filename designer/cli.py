@@ -56,12 +56,20 @@ def train(
     cfg, _ = load_pipeline(pipeline, overrides)
     run_dir = out or Path("runs") / cfg.name
     console.print(f"training [bold]{cfg.name}[/] -> {run_dir}")
-    model_path = run_train(cfg, run_dir, init_from=init_from, resume=resume, progress=sys.stderr.isatty())
+    model_path = run_train(cfg, run_dir, init_from=init_from, resume=resume, progress=sys.stderr.isatty(),
+                           notify=lambda msg: console.print(f"[yellow]warning:[/] {msg}"))
     import json
 
     summary = json.loads((run_dir / "summary.json").read_text())
     out_console.print(f"model: {model_path}  (epochs {summary['epochs']}, {summary['minutes']} min, "
                       f"active latent units {summary['active_units']}/{summary['latent_dim']})")
+    kl = summary.get("holdout_kl_per_dim") or []
+    if kl:
+        top = sorted(range(len(kl)), key=lambda j: -kl[j])[:8]
+        out_console.print(f"holdout rate {summary['holdout_rate_nats']:.2f} nats; KL per dim (largest): "
+                          + ", ".join(f"z{j} {kl[j]:.2f}" for j in top) + f"  (all: {run_dir / 'summary.json'})")
+    if summary.get("collapse_warning"):
+        console.print(f"[yellow]warning:[/] {summary['collapse_warning']}")
 
 
 @app.command()
@@ -317,7 +325,7 @@ def _cell(v) -> str:
 
 @app.command()
 def benchmark(
-    name: str = typer.Argument(..., help="benchmark: perov5, perov5-opt, gfp, ehrlich, scorecard"),
+    name: str = typer.Argument(..., help="benchmark: perov5, perov5-opt, gfp, ehrlich, scorecard, beta-sweep"),
     run: str = typer.Option(None, "--run", help="run folder / model file / shipped name (default: the shipped model)"),
     out: Optional[Path] = typer.Option(None, "--out", help="results JSON (default results/<name>.json; a .md goes beside it)"),
     samples: Optional[Path] = typer.Option(None, "--samples", help="judge these CIFs (a folder) instead of sampling a model"),
@@ -329,7 +337,11 @@ def benchmark(
     methods: Optional[str] = typer.Option(None, "--methods", help="ehrlich: methods (default designer,hill_climb,random,ga; also latent_bo)"),
     budget: Optional[int] = typer.Option(None, "--budget", min=1, help="ehrlich: oracle calls per designer/random run (default 20000)"),
     baseline_budget: Optional[int] = typer.Option(None, "--baseline-budget", min=1, help="ehrlich: calls per GA/hill-climbing run (default 200000)"),
-    force: bool = typer.Option(False, "--force", help="ehrlich: rerun runs whose results already exist"),
+    force: bool = typer.Option(False, "--force", help="ehrlich, beta-sweep: rerun runs whose results already exist"),
+    pipeline: Optional[Path] = typer.Option(None, "--pipeline", help="beta-sweep: the pipeline to sweep"),
+    betas: Optional[str] = typer.Option(None, "--betas", help="beta-sweep: comma-separated betas (default 0.001,0.01,0.1,1,4)"),
+    minutes: float = typer.Option(20.0, "--minutes", min=0.1, help="beta-sweep: wall-clock training budget per beta"),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="beta-sweep: torch threads per training run"),
 ):
     """Run a benchmark protocol (DESIGN section 5) and write results/<name>.json + .md."""
     from designer.benchmarks import run_benchmark
@@ -337,7 +349,8 @@ def benchmark(
     extra = {"n_samples": n_samples} if n_samples is not None else {}
     path = run_benchmark(name, run=run, out=out, samples=samples, **extra, seed=seed,
                          jobs=jobs or (os.cpu_count() or 1), console=console, seeds=seeds, settings=settings,
-                         methods=methods, budget=budget, baseline_budget=baseline_budget, force=force)
+                         methods=methods, budget=budget, baseline_budget=baseline_budget, force=force,
+                         pipeline=str(pipeline) if pipeline else None, betas=betas, minutes=minutes, threads=threads)
     out_console.print(f"results: {path} and {path.with_suffix('.md')}")
 
 

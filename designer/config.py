@@ -60,9 +60,22 @@ class BetaScheduleConfig(_Strict):
     ratio: float = Field(0.5, ge=0, le=1)
 
 
+class CapacityConfig(_Strict):
+    max_nats: float = Field(gt=0, description="final target rate C (nats per example)")
+    anneal_epochs: float = Field(50.0, ge=0, description="C rises linearly from 0 to max_nats over these epochs")
+    weight: float = Field(10.0, gt=0, description="gamma in gamma x |KL - C|")
+
+
+class CollapseConfig(_Strict):
+    min_rate: float = Field(1.0, ge=0, description="warn when the training rate (KL, nats) falls below this ...")
+    min_active_fraction: float = Field(0.05, ge=0, le=1, description="... or fewer than this fraction of latent dims are active")
+
+
 class LossConfig(_Strict):
     beta: float = Field(0.01, ge=0)
     schedule: BetaScheduleConfig = Field(default_factory=BetaScheduleConfig)
+    capacity: Optional[CapacityConfig] = Field(None, description="capacity annealing: gamma |KL - C| with C rising (replaces beta x KL)")
+    collapse: CollapseConfig = Field(default_factory=CollapseConfig)
     free_bits: float = Field(0.0, ge=0, description="nats per latent dimension below which KL is not penalised")
     likelihood: Literal["gaussian", "laplace"] = "laplace"
     weights: dict[str, float] = Field(default_factory=dict, description="weight of each reconstruction term")

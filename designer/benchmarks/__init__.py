@@ -6,7 +6,7 @@ from pathlib import Path
 
 from designer.errors import DesignerError
 
-BENCHMARKS = ("perov5", "perov5-opt", "gfp", "ehrlich", "scorecard")
+BENCHMARKS = ("perov5", "perov5-opt", "gfp", "ehrlich", "scorecard", "beta-sweep")
 
 
 def run_benchmark(name: str, **kwargs) -> Path:
@@ -20,6 +20,10 @@ def run_benchmark(name: str, **kwargs) -> Path:
         return run(**kwargs)
     if name == "scorecard":
         from designer.benchmarks.scorecard import run
+
+        return run(**kwargs)
+    if name == "beta-sweep":
+        from designer.benchmarks.beta_sweep import run
 
         return run(**kwargs)
     if name == "ehrlich":

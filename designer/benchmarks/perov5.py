@@ -52,7 +52,7 @@ def _structures(path: Path) -> list:
 
 
 def run(run: str | None = None, out: Path | None = None, samples: Path | None = None, n_samples: int = 10_000,
-        seed: int = 0, jobs: int = 1, console: Console | None = None) -> Path:
+        seed: int = 0, jobs: int = 1, console: Console | None = None, **_) -> Path:
     from designer.config import load_pipeline
 
     console = console or Console(stderr=True)

@@ -64,6 +64,11 @@ def beta_at(epoch: float, beta: float, kind: str = "constant", warmup_epochs: fl
     raise ValueError(f"unknown beta schedule {kind!r}")
 
 
+def capacity_at(epoch: float, max_nats: float, anneal_epochs: float) -> float:
+    """Target KL C(epoch) of capacity annealing (Burgess et al. 2018): 0 -> ``max_nats`` linearly."""
+    return max_nats if anneal_epochs <= 0 else max_nats * min(1.0, epoch / anneal_epochs)
+
+
 class BetaVAE(nn.Module):
     """beta-VAE over a domain plug-in, with an optional property head on the latent mean.
 
@@ -100,8 +105,11 @@ class BetaVAE(nn.Module):
         return mu + eps * torch.exp(0.5 * logvar)
 
     def loss(self, batch: Any, beta: float, free_bits: float = 0.0, sample: bool = True,
-             property_weight: float = 1.0) -> dict[str, Tensor]:
+             property_weight: float = 1.0, capacity: tuple[float, float] | None = None) -> dict[str, Tensor]:
         """Negative ELBO terms for one batch (means over the batch).
+
+        ``capacity = (C, gamma)`` replaces ``beta x KL`` by ``gamma x |KL - C|`` (capacity annealing,
+        Burgess et al. 2018: the rate is steered to C nats instead of being pushed to 0).
 
         Returns a dict with ``loss`` (the objective), ``elbo_loss`` (recon + KL at beta = 1 is not
         used; this is recon + ``beta`` KL without free bits, for model selection), ``recon``,
@@ -116,7 +124,10 @@ class BetaVAE(nn.Module):
         kl_total = kl.sum(1).mean()
         out = {k: v.mean().detach() for k, v in terms.items()}
         out.update(recon=recon, kl=kl_total, kl_per_dim=kl.mean(0).detach())
-        objective = recon + beta * free_bits_kl(kl, free_bits)
+        if capacity is not None:
+            objective = recon + capacity[1] * (kl_total - capacity[0]).abs()
+        else:
+            objective = recon + beta * free_bits_kl(kl, free_bits)
         if self.property_head is not None:
             prop = self.property_head.loss(mu, self.plugin.targets(batch))
             out["property"] = prop
@@ -134,6 +145,13 @@ class BetaVAE(nn.Module):
 def active_units(mu: Tensor, threshold: float = 0.01) -> Tensor:
     """Boolean ``d`` mask: dimension j is active when Cov_x(E[z_j | x]) > threshold (Burda et al.)."""
     return mu.var(0, unbiased=True) > threshold
+
+
+def is_collapsed(rate: float, n_active: int, latent_dim: int, min_rate: float = 1.0,
+                 min_active_fraction: float = 0.05) -> bool:
+    """Posterior collapse: the rate (nats) is below ``min_rate`` or fewer than
+    ``min_active_fraction x latent_dim`` (at least 1) units are active."""
+    return rate < min_rate or n_active < max(1, math.ceil(min_active_fraction * latent_dim))
 
 
 def gaussian_log_prob(z: Tensor) -> Tensor:

@@ -1,40 +1,86 @@
-"""LightningModule around the beta-VAE core: beta schedule, logging of KL per dimension, model selection."""
+"""LightningModule around the beta-VAE core: beta schedule, logging of KL per dimension, collapse warning, model selection."""
 
 from __future__ import annotations
+
+import warnings
 
 import lightning as L
 import torch
 
 from designer.config import PipelineConfig
-from designer.models.vae import BetaVAE, beta_at
+from designer.models.vae import BetaVAE, active_units, beta_at, capacity_at, is_collapsed
+
+
+class PosteriorCollapseWarning(UserWarning):
+    """The encoder stopped carrying information: rate near 0 or few active latent units."""
+
+
+def collapse_message(rate: float, active: int, latent_dim: int, epoch: int, cfg: PipelineConfig) -> str | None:
+    """A one-line warning naming the remedies, or None when the latent is alive.
+
+    Collapse: the training rate (KL, nats per example) is below ``loss.collapse.min_rate`` or
+    fewer than ``loss.collapse.min_active_fraction`` x d units are active (Cov_x E[z_j|x] > 0.01).
+    """
+    c = cfg.loss.collapse
+    if not is_collapsed(rate, active, latent_dim, c.min_rate, c.min_active_fraction):
+        return None
+    how = f"rate {rate:.3g} nats, {active}/{latent_dim} active units at epoch {epoch}"
+    return (f"posterior collapse ({how}, loss.beta={cfg.loss.beta:g}): the latent carries almost no information. "
+            "Remedies: lower loss.beta, or set loss.free_bits: 0.1 (nats per dim), "
+            "loss.schedule: {kind: cyclical} or {kind: linear, warmup_epochs: 20}, "
+            "or loss.capacity: {max_nats: 25} (capacity annealing)")
 
 
 class LitBetaVAE(L.LightningModule):
     """Trains ``BetaVAE`` with the pipeline's loss settings.
 
     Model selection and early stopping use ``val/selection`` = reconstruction at the posterior
-    mean + final beta x KL + property loss, measured on the seeded holdout with a fixed beta (so
-    it does not drift with a warm-up or a cyclical schedule).
+    mean + final beta x KL (or gamma |KL - C_max| under capacity annealing) + property loss,
+    measured on the seeded holdout with a fixed beta (so it does not drift with a warm-up or a
+    cyclical schedule).
+
+    After each epoch the training rate and the holdout's active units are checked; the first
+    collapse raises a ``PosteriorCollapseWarning`` (kept in ``collapse_warning``) that names the
+    remedies. The check waits until a warm-up / capacity ramp is over.
     """
 
-    def __init__(self, model: BetaVAE, cfg: PipelineConfig, steps_per_epoch: int):
+    def __init__(self, model: BetaVAE, cfg: PipelineConfig, steps_per_epoch: int, notify=None):
         super().__init__()
+        self.notify = notify  # called with the collapse message (the CLI prints it at once)
         self.model = model
         self.cfg = cfg
         self.steps_per_epoch = max(1, steps_per_epoch)
         self.kl_history: list[list[float]] = []
+        self.active_history: list[int] = []
+        self.collapse_warning: str | None = None
         self._kl_sum: torch.Tensor | None = None
         self._kl_count = 0
+        self._val_mu: list[torch.Tensor] = []
+
+    def _epoch(self) -> float:
+        return self.current_epoch + (self.global_step % self.steps_per_epoch) / self.steps_per_epoch
 
     def _beta(self) -> float:
         s = self.cfg.loss.schedule
-        epoch = self.current_epoch + (self.global_step % self.steps_per_epoch) / self.steps_per_epoch
-        return beta_at(epoch, self.cfg.loss.beta, s.kind, s.warmup_epochs, s.cycle_epochs, s.ratio)
+        return beta_at(self._epoch(), self.cfg.loss.beta, s.kind, s.warmup_epochs, s.cycle_epochs, s.ratio)
+
+    def _capacity(self, final: bool = False) -> tuple[float, float] | None:
+        c = self.cfg.loss.capacity
+        if c is None:
+            return None
+        return (c.max_nats if final else capacity_at(self._epoch(), c.max_nats, c.anneal_epochs), c.weight)
+
+    def _ramp_epochs(self) -> float:
+        """Epochs before the full penalty applies (no collapse check before)."""
+        loss = self.cfg.loss
+        if loss.capacity is not None:
+            return loss.capacity.anneal_epochs
+        return loss.schedule.warmup_epochs if loss.schedule.kind == "linear" else 0.0
 
     def training_step(self, batch, batch_idx):
         beta = self._beta()
         out = self.model.loss(batch, beta, self.cfg.loss.free_bits, sample=True,
-                              property_weight=self.cfg.loss.property_weight)
+                              property_weight=self.cfg.loss.property_weight, capacity=self._capacity())
         bs = len(self.model.plugin.targets(batch))
         self.log_dict({f"train/{k}": v for k, v in out.items() if v.ndim == 0}, batch_size=bs, on_step=False, on_epoch=True)
         self.log("train/beta", beta, batch_size=bs, on_step=False, on_epoch=True)
@@ -48,22 +94,52 @@ class LitBetaVAE(L.LightningModule):
             per_dim = (self._kl_sum / self._kl_count).cpu()
             self.kl_history.append(per_dim.tolist())
             self.log("train/active_dims_kl>0.01", float((per_dim > 0.01).sum()))
+            self._check_collapse(float(per_dim.sum()))
         self._kl_sum, self._kl_count = None, 0
+
+    def _check_collapse(self, rate: float) -> None:
+        if self.collapse_warning is not None or not self.active_history:
+            return
+        if self.current_epoch + 1 < max(1.0, self._ramp_epochs()):
+            return
+        msg = collapse_message(rate, self.active_history[-1], self.model.latent_dim, self.current_epoch, self.cfg)
+        if msg is not None:
+            self.collapse_warning = msg
+            warnings.warn(msg, PosteriorCollapseWarning, stacklevel=2)
+            if self.notify is not None:
+                self.notify(msg)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["kl_history"] = self.kl_history
+        checkpoint["active_history"] = self.active_history
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.kl_history = list(checkpoint.get("kl_history", []))
+        self.active_history = list(checkpoint.get("active_history", []))
 
     def validation_step(self, batch, batch_idx):
-        out = self.model.loss(batch, self.cfg.loss.beta, 0.0, sample=False, property_weight=self.cfg.loss.property_weight)
+        cap = self._capacity(final=True)
+        out = self.model.loss(batch, self.cfg.loss.beta, 0.0, sample=False,
+                              property_weight=self.cfg.loss.property_weight)
         bs = len(self.model.plugin.targets(batch))
-        selection = out["recon"] + self.cfg.loss.beta * out["kl"]
+        if cap is not None:
+            selection = out["recon"] + cap[1] * (out["kl"] - cap[0]).abs()
+        else:
+            selection = out["recon"] + self.cfg.loss.beta * out["kl"]
         if "property" in out:
             selection = selection + self.cfg.loss.property_weight * out["property"]
         self.log("val/selection", selection, batch_size=bs, prog_bar=True)
         self.log_dict({f"val/{k}": v for k, v in out.items() if v.ndim == 0 and k != "loss"}, batch_size=bs)
+        self._val_mu.append(self.model.encode(batch)[0].detach().cpu())
+
+    def on_validation_epoch_end(self) -> None:
+        if self._val_mu:
+            mu = torch.cat(self._val_mu)
+            if len(mu) > 1:
+                n_active = int(active_units(mu).sum())
+                self.active_history.append(n_active)
+                self.log("val/active_units", float(n_active))
+        self._val_mu = []
 
     def configure_optimizers(self):
         t = self.cfg.train

@@ -15,7 +15,7 @@ from designer.config import PipelineConfig, dump
 from designer.errors import DesignerError
 from designer.io.atomic import atomic_write, atomic_write_text
 from designer.models.factory import build_model
-from designer.models.vae import active_units
+from designer.models.vae import active_units, kl_per_dim
 from designer.runs import load_run, save_model
 from designer.training.datasets import fit_data_scales, load_training_data, make_loader
 from designer.training.module import LitBetaVAE
@@ -42,14 +42,24 @@ def _inherit_architecture(cfg: PipelineConfig, init) -> PipelineConfig:
 @torch.no_grad()
 def encode_means(model, data, domain: str, batch_size: int = 512) -> torch.Tensor:
     """``n x d`` posterior means of a sequence of dataset items."""
+    return encode_posteriors(model, data, domain, batch_size)[0]
+
+
+@torch.no_grad()
+def encode_posteriors(model, data, domain: str, batch_size: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(mu, logvar)``, each ``n x d``, of a sequence of dataset items."""
     model.eval()
-    mus = [model.encode(b)[0] for b in make_loader(domain, data, batch_size)]
-    return torch.cat(mus) if mus else torch.empty(0, model.latent_dim)
+    outs = [model.encode(b) for b in make_loader(domain, data, batch_size)]
+    if not outs:
+        return torch.empty(0, model.latent_dim), torch.empty(0, model.latent_dim)
+    return torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs])
 
 
 def train(cfg: PipelineConfig, run_dir: Path, init_from: str | None = None, resume: bool = False,
-          progress: bool = True) -> Path:
+          progress: bool = True, notify=None) -> Path:
     """Train and write ``run_dir`` (config.yaml, model.pt, logs/version_N/metrics.csv, kl_per_dim.csv, summary.json).
+
+    ``notify(message)`` is called at once if the posterior collapses during training.
 
     Returns:
         path of the exported ``model.pt`` (the holdout-selected best weights).
@@ -75,7 +85,7 @@ def train(cfg: PipelineConfig, run_dir: Path, init_from: str | None = None, resu
     train_loader = make_loader(data.domain, train_data, bs, shuffle=True, seed=cfg.seed,
                                drop_last=len(train_data) > bs, weights=data.sample_weights)
     val_loader = make_loader(data.domain, holdout, 512)
-    lit = LitBetaVAE(model, cfg, len(train_loader))
+    lit = LitBetaVAE(model, cfg, len(train_loader), notify=notify)
 
     ckpt = L.pytorch.callbacks.ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val/selection",
                                                mode="min", save_top_k=1, save_last=True)
@@ -100,18 +110,22 @@ def train(cfg: PipelineConfig, run_dir: Path, init_from: str | None = None, resu
         state = torch.load(best_path, map_location="cpu", weights_only=False)["state_dict"]
         lit.load_state_dict(state)
     model = lit.model.cpu().eval()
-    mu = encode_means(model, holdout if len(holdout) else train_data, data.domain)
+    mu, logvar = encode_posteriors(model, holdout if len(holdout) else train_data, data.domain)
     calibration = {}
     if model.property_head is not None and len(holdout):
         y_ho = torch.cat([b["y"] if isinstance(b, dict) else b.y for b in make_loader(data.domain, holdout, 512)])
         calibration = {cfg.data.properties[j]: v for j, v in model.property_head.calibrate(mu, y_ho).items()}
     active = active_units(mu) if len(mu) > 1 else torch.zeros(model.latent_dim, dtype=torch.bool)
     kl_last = lit.kl_history[-1] if lit.kl_history else []
+    kl_holdout = kl_per_dim(mu, logvar).mean(0) if len(mu) else torch.zeros(model.latent_dim)
     summary = {
         "name": cfg.name, "epochs": trainer.current_epoch, "minutes": round(minutes, 2),
         "best_val_selection": float(ckpt.best_model_score) if ckpt.best_model_score is not None else None,
         "train_rows": len(train_data), "holdout_rows": len(holdout), **data.notes,
         "active_units": int(active.sum()), "latent_dim": model.latent_dim,
+        "active_unit_dims": [int(j) for j in torch.nonzero(active).flatten()],
+        "holdout_rate_nats": float(kl_holdout.sum()), "holdout_kl_per_dim": [round(float(v), 5) for v in kl_holdout],
+        "collapse_warning": lit.collapse_warning,
         "uncertainty_calibration": calibration,
         "kl_per_dim_last_epoch": kl_last, "init_from": str(init.path) if init else None,
     }

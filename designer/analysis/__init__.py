@@ -1,0 +1,1 @@
+"""Latent diagnostics: rate/distortion, active units, disentanglement, traversals (``designer analyze``)."""
