@@ -342,6 +342,7 @@ def benchmark(
     betas: Optional[str] = typer.Option(None, "--betas", help="beta-sweep: comma-separated betas (default 0.001,0.01,0.1,1,4)"),
     minutes: float = typer.Option(20.0, "--minutes", min=0.1, help="beta-sweep: wall-clock training budget per beta"),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="beta-sweep: torch threads per training run"),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="beta-sweep: train every beta for this many epochs (capped by --minutes)"),
 ):
     """Run a benchmark protocol (DESIGN section 5) and write results/<name>.json + .md."""
     from designer.benchmarks import run_benchmark
@@ -350,8 +351,31 @@ def benchmark(
     path = run_benchmark(name, run=run, out=out, samples=samples, **extra, seed=seed,
                          jobs=jobs or (os.cpu_count() or 1), console=console, seeds=seeds, settings=settings,
                          methods=methods, budget=budget, baseline_budget=baseline_budget, force=force,
-                         pipeline=str(pipeline) if pipeline else None, betas=betas, minutes=minutes, threads=threads)
+                         pipeline=str(pipeline) if pipeline else None, betas=betas, minutes=minutes, threads=threads,
+                         epochs=epochs)
     out_console.print(f"results: {path} and {path.with_suffix('.md')}")
+
+
+@app.command()
+def analyze(
+    run: str = typer.Argument(..., help="run folder, model file, or shipped model name (e.g. perov5)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="output folder (default RUN/analysis; a shipped model: outputs/<name>_analysis)"),
+    n_max: int = typer.Option(2000, "--n-max", min=10, help="at most this many holdout items (seeded subsample)"),
+    seed: int = typer.Option(0, help="random seed (subsample, sampling)"),
+):
+    """Latent diagnostics: KL per dim, active units, total correlation, MIG, intervention score, traversals, prototype."""
+    from designer.analysis.analyze import analyze as run_analyze
+
+    r = run_analyze(run, out=out, n_max=n_max, seed=seed, console=console)
+    mig = (r.get("mig") or {}).get("mig")
+    iv = (r.get("intervention") or {}).get("score")
+    f = lambda v, d=3: "–" if v is None else f"{v:.{d}f}"  # noqa: E731
+    out_console.print(f"rate {f(r['rate'], 2)} nats, distortion {f(r['distortion'])}, active units "
+                      f"{r['active_units']}/{r['latent_dim']}, total correlation {f(r.get('total_correlation'))}, "
+                      f"MIG {f(mig)}, intervention score {f(iv)}")
+    for name, rho in (r.get("property_spearman") or {}).items():
+        out_console.print(f"property head Spearman ({name}): {f(rho)}")
+    out_console.print(f"written: {r['out']}/analysis.md (+ analysis.json, PNG plots, prototype, traversals.csv)")
 
 
 def main() -> None:

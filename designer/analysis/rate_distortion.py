@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from designer.models.vae import active_units, is_collapsed, kl_per_dim  # noqa: F401 (is_collapsed re-exported)
+from designer.models.vae import active_units, kl_per_dim
 from designer.runs import Run
 
 

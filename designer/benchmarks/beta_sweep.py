@@ -1,13 +1,15 @@
 """``designer benchmark beta-sweep --pipeline P``: the rate-distortion curve over beta.
 
-Each beta trains a shortened run of the pipeline (``--minutes`` wall-clock budget, same data,
+Each beta trains a shortened run of the pipeline (``--epochs`` for every beta, capped by a
+``--minutes`` wall-clock budget; same data,
 seed and architecture; ``loss.beta`` overridden, the pipeline's schedule kept) into
 ``outputs/beta_sweep/<name>/beta_<b>/`` and is measured on the run's seeded holdout:
 rate (KL nats/example), distortion (reconstruction loss at z ~ q(z|x)), active units and the
-Spearman rho of the property head against the holdout labels. A finished beta is reused unless
-``--force``; the results file is rewritten after every beta, so a sweep can run in pieces.
+Spearman rho of the property head against the holdout labels. A trained beta is not trained again
+unless ``--force`` (it is measured again: cheap); the results file is rewritten after every beta,
+so a sweep can run in pieces.
 
-Collapse: the training-time rule (rate < ``loss.collapse.min_rate`` nats or fewer than
+Collapse: the training-time rule (rate < ``loss.collapse.min_rate`` nats and fewer than
 ``loss.collapse.min_active_fraction`` x d active units). Recommendation: among betas that did not
 collapse, the one with the best property Spearman (within 0.01 of the best, the largest beta:
 a smoother, more organised latent for the optimiser at no cost to the head).
@@ -129,7 +131,9 @@ def plot(rows: list[dict], name: str, path: Path) -> None:
 def markdown(name: str, rows: list[dict], meta: dict) -> str:
     rec, onset = recommend(rows), collapse_onset(rows)
     lines = [f"# β rate-distortion sweep: {name}", "", f"Command: `{meta['command']}`", "",
-             f"Each β: a shortened run of `{meta['pipeline']}` ({meta['minutes']} min wall-clock budget on "
+             f"Each β: a shortened run of `{meta['pipeline']}` ("
+             + (f"{meta['epochs']} epochs, " if meta.get("epochs") else "")
+             + f"{meta['minutes']} min wall-clock cap on "
              f"{meta['device']['cpu_cores']} CPU cores, {meta['device']['cpu']}), measured on the seeded holdout "
              "(rate: KL nats per example; distortion: the model's reconstruction loss at z ~ q(z|x); active: "
              "Cov_x E[z_j|x] > 0.01; ρ: Spearman of the property head against the holdout labels).", "",
@@ -148,7 +152,8 @@ def markdown(name: str, rows: list[dict], meta: dict) -> str:
 
 
 def run(pipeline: str | None = None, betas: str | None = None, minutes: float = 20.0, force: bool = False,
-        out: Path | None = None, console: Console | None = None, threads: int | None = None, **_) -> Path:
+        out: Path | None = None, console: Console | None = None, threads: int | None = None,
+        epochs: int | None = None, **_) -> Path:
     from designer.config import load_pipeline
     from designer.training.train import train
 
@@ -168,19 +173,25 @@ def run(pipeline: str | None = None, betas: str | None = None, minutes: float = 
         except (json.JSONDecodeError, TypeError):
             rows = []
     done = {r["beta"]: r for r in rows}
-    meta = {"command": command_line(), "pipeline": str(pipeline), "minutes": minutes, "device": device_info(),
+    meta = {"command": command_line(), "pipeline": str(pipeline), "minutes": minutes, "epochs": epochs,
+            "device": device_info(),
             "plot": str(out.with_suffix(".png"))}
     for beta in beta_list:
         run_dir = base / f"beta_{beta:g}"
-        if beta in done and not force:
-            console.print(f"β={beta:g}: reusing {done[beta].get('run')}")
+        trained = (run_dir / "model.pt").exists() and not force
+        if beta in done and not force and not trained:
+            console.print(f"β={beta:g}: reusing the results of {done[beta].get('run')} (its run folder is gone)")
             continue
-        overrides = [f"loss.beta={beta}", f"train.max_minutes={minutes}"]
-        if threads:
-            overrides.append(f"train.threads={threads}")
-        cfg, _ = load_pipeline(pipeline, overrides)
-        if not (run_dir / "model.pt").exists() or force:
-            console.print(f"β={beta:g}: training {minutes} min -> {run_dir}")
+        if trained:
+            console.print(f"β={beta:g}: reusing the trained run {run_dir} (measured again)")
+        else:
+            overrides = [f"loss.beta={beta}", f"train.max_minutes={minutes}"]
+            if epochs:  # the same number of epochs for every beta (fair when the machine is shared)
+                overrides.append(f"train.epochs={epochs}")
+            if threads:
+                overrides.append(f"train.threads={threads}")
+            cfg, _ = load_pipeline(pipeline, overrides)
+            console.print(f"β={beta:g}: training -> {run_dir}")
             t = time.time()
             train(cfg, run_dir, progress=False,
                   notify=lambda msg, b=beta: console.print(f"[yellow]β={b:g} warning:[/] {msg}"))

@@ -67,7 +67,7 @@ def _score(structures, ids, hull, train, relax_top, relax_steps, console) -> tup
             rows[i].update(r)
             rows[i]["e_above_hull_relaxed"] = hull.e_above_hull(structures[i].composition, r["relaxed_energy_per_atom"])
         timing["relax_s_per_structure"] = (time.time() - t) / max(len(picked), 1)
-        timing["relaxed"] = len(picked)
+        timing["relaxed_count"] = len(picked)
     return rows, timing
 
 

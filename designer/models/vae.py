@@ -147,11 +147,15 @@ def active_units(mu: Tensor, threshold: float = 0.01) -> Tensor:
     return mu.var(0, unbiased=True) > threshold
 
 
-def is_collapsed(rate: float, n_active: int, latent_dim: int, min_rate: float = 1.0,
-                 min_active_fraction: float = 0.05) -> bool:
-    """Posterior collapse: the rate (nats) is below ``min_rate`` or fewer than
-    ``min_active_fraction x latent_dim`` (at least 1) units are active."""
-    return rate < min_rate or n_active < max(1, math.ceil(min_active_fraction * latent_dim))
+def is_collapsed(rate: float, n_active: int, latent_dim: int, min_rate: float = 2.0,
+                 min_active_fraction: float = 0.1) -> bool:
+    """Posterior collapse: the rate (nats) is below ``min_rate`` and fewer than
+    ``min_active_fraction x latent_dim`` (at least 1) units are active.
+
+    Both are required: a code of small-variance means with narrow posteriors can have few
+    "active" units by the Cov > 0.01 rule and still carry many nats, which is not collapse.
+    """
+    return rate < min_rate and n_active < max(1, math.ceil(min_active_fraction * latent_dim))
 
 
 def gaussian_log_prob(z: Tensor) -> Tensor:

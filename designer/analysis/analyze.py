@@ -1,0 +1,273 @@
+"""``designer analyze RUN``: KL per dimension, active units, disentanglement, traversals, prototype, interpolation.
+
+Everything is measured on the run's seeded holdout (at most ``n_max`` items, seeded subsample)
+and written to ``RUN/analysis/`` (a shipped model: ``outputs/<name>_analysis/``): ``analysis.json``,
+``analysis.md``, PNG plots, the prototype (decode of z = 0) as CIF or FASTA and the traversal
+and interpolation tables as CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+
+from designer.analysis import disentanglement as dis
+from designer.analysis.factors import crystal_factors, mutation_intervention, protein_factors, strain_intervention
+from designer.analysis.rate_distortion import latent_stats
+from designer.benchmarks.report import clean, fmt
+from designer.io.atomic import atomic_write_text
+from designer.runs import Run, load_run
+
+TRAVERSAL_DIMS = 6
+TRAVERSAL_STEPS = 9
+INTERPOLATION_STEPS = 11
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _holdout(run: Run, n_max: int, seed: int):
+    """``(domain, items, raw)`` of the run's holdout: graphs + structures, or a token subset + tokens."""
+    from designer.analysis.rate_distortion import run_items
+
+    domain, items = run_items(run, "holdout")
+    idx = np.arange(len(items))
+    if len(idx) > n_max:
+        idx = np.sort(np.random.default_rng(seed).choice(len(idx), n_max, replace=False))
+    if domain == "crystal":
+        items = [items[i] for i in idx]
+        numbers = run.model.plugin.atomic_numbers
+        raw = [_structure_of(g, numbers) for g in items]
+    else:
+        from torch.utils.data import Subset
+
+        items = Subset(items, idx.tolist())
+        raw = torch.stack([items[i]["tokens"] for i in range(len(items))])
+    return domain, items, raw
+
+
+def _structure_of(graph, atomic_numbers: torch.Tensor):
+    """The pymatgen structure of a training graph (``atom_types`` index the run's element vocabulary)."""
+    from pymatgen.core import Lattice, Structure
+
+    z = atomic_numbers[graph.atom_types].tolist()
+    return Structure(Lattice(graph.lattice.reshape(3, 3).numpy()), [int(a) for a in z], graph.frac_coords.numpy())
+
+
+# --------------------------------------------------------------------------- decoding helpers
+
+
+def _decode_rows(run: Run, z: torch.Tensor) -> list[dict]:
+    """One row per latent: what a user reads off a decode (formula, lattice constant / sequence, property)."""
+    names = list(run.config.data.properties)
+    if run.config.domain == "crystal":
+        from designer.generate import decode_latents
+
+        dec = decode_latents(run, z)
+        rows = []
+        for i, s in enumerate(dec.structures):
+            row = {"formula": s.composition.reduced_formula if s is not None else None,
+                   "num_atoms": len(s) if s is not None else None,
+                   "lattice_constant": float((s.volume / s.composition.get_reduced_composition_and_factor()[1]) ** (1 / 3))
+                   if s is not None else None, "structure": s}
+            row.update({f"pred_{n}": float(dec.properties[i, j]) for j, n in enumerate(names) if dec.properties.size})
+            rows.append(row)
+        return rows
+    from designer.generate_protein import decode_latents
+
+    dec = decode_latents(run, z)
+    seqs = dec.sequences(keep_gaps=True)
+    return [{"sequence": s, **{f"pred_{n}": float(dec.properties[i, j]) for j, n in enumerate(names)
+                               if dec.properties.size}} for i, s in enumerate(seqs)]
+
+
+def _traversals(run: Run, mu: torch.Tensor, dims: list[int]) -> tuple[list[dict], torch.Tensor]:
+    """Decode along each of ``dims`` from the holdout's mean latent, over its 2nd..98th percentile."""
+    base = mu.mean(0)
+    out = []
+    for j in dims:
+        lo, hi = np.quantile(mu[:, j].numpy(), [0.02, 0.98])
+        ts = np.linspace(lo, hi, TRAVERSAL_STEPS)
+        z = base.repeat(len(ts), 1)
+        z[:, j] = torch.as_tensor(ts, dtype=z.dtype)
+        for t, row in zip(ts, _decode_rows(run, z)):
+            out.append({"dim": j, "value": float(t), **row})
+    return out, base
+
+
+def _interpolation(run: Run, mu: torch.Tensor, y: np.ndarray) -> tuple[list[dict], tuple[int, int]]:
+    """Decode along the straight line between the holdout items with the lowest and highest first label."""
+    lab = np.flatnonzero(np.isfinite(y[:, 0])) if y.size else np.zeros(0, int)
+    if len(lab) >= 2:
+        a, b = int(lab[np.argmin(y[lab, 0])]), int(lab[np.argmax(y[lab, 0])])
+    else:
+        a, b = 0, min(1, len(mu) - 1)
+    alphas = np.linspace(0, 1, INTERPOLATION_STEPS)
+    z = torch.stack([(1 - t) * mu[a] + t * mu[b] for t in alphas])
+    return [{"alpha": float(t), **row} for t, row in zip(alphas, _decode_rows(run, z))], (a, b)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def analyze(run_ref: str | Path, out: Path | None = None, n_max: int = 2000, seed: int = 0,
+            console: Console | None = None) -> dict:
+    """Measure and plot the run's latent space; returns the headline numbers (also in ``analysis.json``)."""
+    console = console or Console(stderr=True)
+    run = load_run(run_ref)
+    out = Path(out) if out else (run.path.parent / "analysis" if run.path.name == "model.pt"
+                                 else Path(run.config.design.output) / f"{run.config.name}_analysis")
+    out.mkdir(parents=True, exist_ok=True)
+    domain, items, raw = _holdout(run, n_max, seed)
+    console.print(f"analysing {run.path} on {len(items)} holdout items -> {out}")
+    st = latent_stats(run.model, items, domain, seed=seed)
+    kl = st.kl_per_dim
+    active = st.active
+    act_idx = [int(j) for j in np.flatnonzero(active)]
+    names = list(run.config.data.properties)
+    mu = st.mu
+
+    if domain == "crystal":
+        fnames, F = crystal_factors(raw, st.y, names)
+        from designer.design.spaces import CrystalSpace
+
+        delta = strain_intervention(CrystalSpace(run), raw)
+        intervention_factor = "lattice_constant (1% isotropic strain)"
+    else:
+        from designer.data.protein_dataset import GAP_INDEX
+        from designer.generate_protein import encode
+
+        fnames, F = protein_factors(raw, run.model.plugin.reference, st.y, names)
+        delta = mutation_intervention(lambda t: encode(run, t)[0], raw, GAP_INDEX, seed)
+        intervention_factor = "one extra random substitution"
+
+    codes = mu.numpy()
+    gen = torch.Generator().manual_seed(seed)
+    results: dict = {
+        "run": str(run.path), "name": run.config.name, "domain": domain, "holdout_items": len(items),
+        "beta": run.config.loss.beta, "latent_dim": int(mu.shape[1]),
+        "rate": st.rate, "distortion": st.distortion, "distortion_terms": st.distortion_terms,
+        "active_units": len(act_idx), "active_unit_dims": act_idx,
+        "kl_per_dim": [round(float(v), 5) for v in kl],
+        "property_spearman": dict(zip(names, st.property_spearman())),
+        "total_correlation": (dis.total_correlation_mws(mu, st.logvar, len(items), dims=act_idx, generator=gen)
+                              if len(act_idx) >= 2 else None),
+        "factors": fnames,
+    }
+    if act_idx:
+        results["mig"] = dis.mutual_information_gap(codes[:, act_idx], F)
+        results["mig"]["top_dim"] = [act_idx[j] if j is not None else None for j in results["mig"]["top_dim"]]
+        results["mig"]["factors"] = fnames
+        results["intervention"] = {"factor": intervention_factor, **dis.intervention_score(delta, dims=act_idx)}
+        if results["intervention"].get("top_dim") is not None:
+            results["intervention"]["top_dim"] = act_idx[results["intervention"]["top_dim"]]
+        corr = dis.factor_correlations(codes, F, fnames, dims=act_idx)
+        results["correlations"] = corr
+        results["best_dim_per_factor"] = dis.best_dim_per_factor(corr)
+    else:
+        results.update(mig=None, intervention=None, correlations=[], best_dim_per_factor={})
+
+    # traversals, prototype, interpolation
+    order = sorted(act_idx or range(mu.shape[1]), key=lambda j: -kl[j])[:TRAVERSAL_DIMS]
+    trav, base = _traversals(run, mu, order)
+    proto = _decode_rows(run, torch.zeros(1, mu.shape[1]))[0]
+    interp, ends = _interpolation(run, mu, st.y)
+    results["traversal_dims"] = order
+    results["prototype"] = _prototype(run, proto, out)
+    results["interpolation_ends"] = list(ends)
+    _write_table(out / "traversals.csv", trav)
+    _write_table(out / "interpolation.csv", interp)
+
+    from designer.analysis import plots
+
+    plots.kl_bars(kl, active, out / "kl_per_dim.png", run.config.name)
+    plots.traversals(trav, order, domain, names, out / "traversals.png", base_rows=None)
+    plots.interpolation(interp, domain, names, out / "interpolation.png")
+    if results["correlations"]:
+        plots.correlations(results["correlations"], order if len(act_idx) > 16 else act_idx, fnames,
+                           out / "correlations.png")
+    results["files"] = sorted(p.name for p in out.iterdir() if p.is_file() and p.name != "analysis.json")
+    results = clean(results)
+    atomic_write_text(out / "analysis.json", json.dumps(results, indent=2) + "\n")
+    atomic_write_text(out / "analysis.md", markdown(results, trav, interp, domain))
+    results["out"] = str(out)
+    return results
+
+
+def _prototype(run: Run, row: dict, out: Path) -> dict:
+    names = list(run.config.data.properties)
+    pred = {n: row.get(f"pred_{n}") for n in names}
+    if run.config.domain == "crystal":
+        s = row["structure"]
+        if s is None:
+            return {"formula": None, "predicted": pred}
+        from pymatgen.io.cif import CifWriter
+
+        atomic_write_text(out / "prototype.cif", str(CifWriter(s)))
+        return {"formula": row["formula"], "lattice_constant": row["lattice_constant"], "predicted": pred,
+                "file": "prototype.cif"}
+    from designer.generate_protein import reference_sequence
+
+    seq = row["sequence"].replace("-", "")
+    ref = reference_sequence(run)
+    subs = sum(a != b for a, b in zip(row["sequence"], _aligned_reference(run))) if ref else None
+    desc = " ".join(f"pred_{n}={v:.4g}" for n, v in pred.items() if v is not None)
+    atomic_write_text(out / "prototype.fasta", f">prototype z=0 substitutions={subs} {desc}\n{seq}\n")
+    return {"sequence": seq, "substitutions_from_reference": subs, "predicted": pred, "file": "prototype.fasta"}
+
+
+def _aligned_reference(run: Run) -> str:
+    from designer.data.protein_dataset import decode_tokens
+
+    return decode_tokens(run.model.plugin.reference.unsqueeze(0))[0]
+
+
+def _write_table(path: Path, rows: list[dict]) -> None:
+    keys = [k for k in (rows[0] if rows else {}) if k != "structure"]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: (f"{v:.5g}" if isinstance(v, float) else v) for k, v in r.items() if k != "structure"})
+    atomic_write_text(path, buf.getvalue())
+
+
+def markdown(r: dict, trav: list[dict], interp: list[dict], domain: str) -> str:
+    mig, iv = r.get("mig") or {}, r.get("intervention") or {}
+    lines = [f"# Latent analysis: {r['name']}", "", f"Run: `{r['run']}`; {r['holdout_items']} holdout items; β = {r['beta']}.", "",
+             "| measure | value |", "|---|---|",
+             f"| rate (KL, nats/item) | {fmt(r['rate'], 2)} |", f"| distortion | {fmt(r['distortion'], 3)} |",
+             f"| active units (Cov E[z_j|x] > 0.01) | {r['active_units']}/{r['latent_dim']} |",
+             f"| total correlation (MWS, active dims, nats) | {fmt(r.get('total_correlation'), 3)} |",
+             f"| MIG (known factors, active dims) | {fmt(mig.get('mig'), 3)} |",
+             f"| intervention score ({iv.get('factor', '–')}) | {fmt(iv.get('score'), 3)} |"]
+    for n, v in (r.get("property_spearman") or {}).items():
+        lines.append(f"| head Spearman ρ, {n} | {fmt(v, 3)} |")
+    lines += ["", "KL per dimension: `kl_per_dim.png`. Correlations of the active dimensions with the known factors: "
+              "`correlations.png`.", "", "## Dimension that carries each known factor", "",
+              "| factor | dim (|ρ|) | MIG gap |", "|---|---|---|"]
+    gaps = dict(zip(mig.get("factors", []), mig.get("per_factor", [])))
+    for f, b in (r.get("best_dim_per_factor") or {}).items():
+        lines.append(f"| {f} | z{b['dim']} ({abs(b['spearman']):.2f}) | {fmt(gaps.get(f), 3)} |")
+    lines += ["", "## Prototype (decode of z = 0)", "", "```", json.dumps(r.get("prototype"), indent=1), "```", "",
+              "## Traversals (`traversals.png`, `traversals.csv`)", ""]
+    for j in r.get("traversal_dims", []):
+        steps = [t for t in trav if t["dim"] == j]
+        if domain == "crystal":
+            lines.append(f"- z{j}: " + " → ".join(f"{t['formula']} ({fmt(t['lattice_constant'], 2)} Å)" for t in steps))
+        else:
+            lines.append(f"- z{j}: predicted " + " → ".join(fmt(next((v for k, v in t.items() if k.startswith('pred_')),
+                                                                      None), 3) for t in steps))
+    lines += ["", f"## Interpolation between holdout items {r['interpolation_ends']} (lowest → highest label; "
+              "`interpolation.png`)", ""]
+    for t in interp:
+        pred = next((v for k, v in t.items() if k.startswith("pred_")), None)
+        what = t.get("formula") if domain == "crystal" else f"{sum(a != b for a, b in zip(t['sequence'], interp[0]['sequence']))} changes from the start"
+        lines.append(f"- α = {t['alpha']:.1f}: {what}, predicted {fmt(pred, 3)}")
+    return "\n".join(lines) + "\n"
