@@ -83,8 +83,24 @@ def _decode_rows(run: Run, z: torch.Tensor) -> list[dict]:
 
     dec = decode_latents(run, z)
     seqs = dec.sequences(keep_gaps=True)
-    return [{"sequence": s, **{f"pred_{n}": float(dec.properties[i, j]) for j, n in enumerate(names)
-                               if dec.properties.size}} for i, s in enumerate(seqs)]
+    p_mut = mutation_probabilities(run, z)
+    return [{"sequence": s, "expected_substitutions": float(p_mut[i].sum()), "mutation_prob": p_mut[i],
+             **{f"pred_{n}": float(dec.properties[i, j]) for j, n in enumerate(names) if dec.properties.size}}
+            for i, s in enumerate(seqs)]
+
+
+@torch.no_grad()
+def mutation_probabilities(run: Run, z: torch.Tensor) -> np.ndarray:
+    """``n x L``: the decoder's probability of a residue other than the reference at each position.
+
+    A protein decoder's most likely sequence is often the wild type everywhere; these
+    probabilities show what a latent direction changes even then. Their sum over positions is the
+    expected number of substitutions.
+    """
+    logits = run.model.eval().decode(z)["logits"]
+    ref = run.model.plugin.reference
+    p_ref = torch.softmax(logits, -1).gather(-1, ref.view(1, -1, 1).expand(len(z), -1, 1)).squeeze(-1)
+    return (1.0 - p_ref).numpy()
 
 
 def _traversals(run: Run, mu: torch.Tensor, dims: list[int]) -> tuple[list[dict], torch.Tensor]:
@@ -147,6 +163,8 @@ def analyze(run_ref: str | Path, out: Path | None = None, n_max: int = 2000, see
         delta = mutation_intervention(lambda t: encode(run, t)[0], raw, GAP_INDEX, seed)
         intervention_factor = "one extra random substitution"
 
+    varying = [k for k in range(F.shape[1]) if len(np.unique(F[np.isfinite(F[:, k]), k])) > 1]
+    fnames, F = [fnames[k] for k in varying], F[:, varying]  # a constant factor (e.g. 5 atoms in every cell) says nothing
     codes = mu.numpy()
     gen = torch.Generator().manual_seed(seed)
     results: dict = {
@@ -190,7 +208,7 @@ def analyze(run_ref: str | Path, out: Path | None = None, n_max: int = 2000, see
     plots.traversals(trav, order, domain, names, out / "traversals.png", base_rows=None)
     plots.interpolation(interp, domain, names, out / "interpolation.png")
     if results["correlations"]:
-        plots.correlations(results["correlations"], order if len(act_idx) > 16 else act_idx, fnames,
+        plots.correlations(results["correlations"], sorted(act_idx, key=lambda j: -kl[j])[:16], fnames,
                            out / "correlations.png")
     results["files"] = sorted(p.name for p in out.iterdir() if p.is_file() and p.name != "analysis.json")
     results = clean(results)
@@ -228,13 +246,22 @@ def _aligned_reference(run: Run) -> str:
     return decode_tokens(run.model.plugin.reference.unsqueeze(0))[0]
 
 
+def _moving_positions(steps: list[dict], k: int = 5) -> str:
+    """The ``k`` positions whose substitution probability changes most along a traversal."""
+    p = np.stack([t["mutation_prob"] for t in steps])
+    change = p[-1] - p[0]
+    top = np.argsort(-np.abs(change))[:k]
+    return "largest changes at positions " + ", ".join(f"{j + 1} ({p[0, j]:.2f}→{p[-1, j]:.2f})" for j in top)
+
+
 def _write_table(path: Path, rows: list[dict]) -> None:
-    keys = [k for k in (rows[0] if rows else {}) if k != "structure"]
+    skip = {"structure", "mutation_prob"}
+    keys = [k for k in (rows[0] if rows else {}) if k not in skip]
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
     w.writeheader()
     for r in rows:
-        w.writerow({k: (f"{v:.5g}" if isinstance(v, float) else v) for k, v in r.items() if k != "structure"})
+        w.writerow({k: (f"{v:.5g}" if isinstance(v, float) else v) for k, v in r.items() if k not in skip})
     atomic_write_text(path, buf.getvalue())
 
 
@@ -249,8 +276,8 @@ def markdown(r: dict, trav: list[dict], interp: list[dict], domain: str) -> str:
              f"| intervention score ({iv.get('factor', '–')}) | {fmt(iv.get('score'), 3)} |"]
     for n, v in (r.get("property_spearman") or {}).items():
         lines.append(f"| head Spearman ρ, {n} | {fmt(v, 3)} |")
-    lines += ["", "KL per dimension: `kl_per_dim.png`. Correlations of the active dimensions with the known factors: "
-              "`correlations.png`.", "", "## Dimension that carries each known factor", "",
+    lines += ["", "KL per dimension: `kl_per_dim.png`. Correlations of the (at most 16 highest-KL) active dimensions "
+              "with the known factors: `correlations.png`.", "", "## Dimension that carries each known factor", "",
               "| factor | dim (|ρ|) | MIG gap |", "|---|---|---|"]
     gaps = dict(zip(mig.get("factors", []), mig.get("per_factor", [])))
     for f, b in (r.get("best_dim_per_factor") or {}).items():
@@ -263,11 +290,15 @@ def markdown(r: dict, trav: list[dict], interp: list[dict], domain: str) -> str:
             lines.append(f"- z{j}: " + " → ".join(f"{t['formula']} ({fmt(t['lattice_constant'], 2)} Å)" for t in steps))
         else:
             lines.append(f"- z{j}: predicted " + " → ".join(fmt(next((v for k, v in t.items() if k.startswith('pred_')),
-                                                                      None), 3) for t in steps))
+                                                                      None), 3) for t in steps)
+                         + "; expected substitutions " + " → ".join(f"{t['expected_substitutions']:.1f}" for t in steps)
+                         + "; " + _moving_positions(steps))
     lines += ["", f"## Interpolation between holdout items {r['interpolation_ends']} (lowest → highest label; "
               "`interpolation.png`)", ""]
     for t in interp:
         pred = next((v for k, v in t.items() if k.startswith("pred_")), None)
-        what = t.get("formula") if domain == "crystal" else f"{sum(a != b for a, b in zip(t['sequence'], interp[0]['sequence']))} changes from the start"
+        what = t.get("formula") if domain == "crystal" else (
+            f"{sum(a != b for a, b in zip(t['sequence'], interp[0]['sequence']))} residues changed from the start "
+            f"(most likely sequence), {t['expected_substitutions']:.1f} expected substitutions from the reference")
         lines.append(f"- α = {t['alpha']:.1f}: {what}, predicted {fmt(pred, 3)}")
     return "\n".join(lines) + "\n"

@@ -39,7 +39,7 @@ def kl_bars(kl: np.ndarray, active: np.ndarray, path: Path, name: str) -> None:
 
 def traversals(rows: list[dict], dims: list[int], domain: str, names: list[str], path: Path, base_rows=None) -> None:
     """Crystals: lattice constant and predicted property along each traversed dimension (formulas written
-    where they change). Proteins: residues that differ from the traversal's middle decode, per step."""
+    where they change). Proteins: the decoder's substitution probability at the positions it changes most."""
     plt = _plt()
     n = max(1, len(dims))
     if domain == "crystal":
@@ -67,28 +67,23 @@ def traversals(rows: list[dict], dims: list[int], domain: str, names: list[str],
         fig, axes = plt.subplots(n, 1, figsize=(11, 1.9 * n), squeeze=False)
         for r, j in enumerate(dims):
             steps = [t for t in rows if t["dim"] == j]
-            seqs = [t["sequence"] for t in steps]
-            mid = seqs[len(seqs) // 2]
-            changed = sorted({p for s in seqs for p, (a, b) in enumerate(zip(s, mid)) if a != b})[:60]
+            p = np.stack([t["mutation_prob"] for t in steps])  # steps x L
+            cols = np.sort(np.argsort(-np.ptp(p, axis=0))[:40])
             ax = axes[r, 0]
-            if not changed:
-                ax.text(0.5, 0.5, f"z{j}: the decoded sequence does not change along this dimension",
-                        ha="center", va="center", transform=ax.transAxes, fontsize=8)
-                ax.set_axis_off()
-                continue
-            img = np.array([[s[p] != mid[p] for p in changed] for s in seqs], dtype=float)
-            ax.imshow(img, aspect="auto", cmap="Reds", vmin=0, vmax=1.5)
-            if len(changed) <= 40:
-                for yi, s in enumerate(seqs):
-                    for xi, p in enumerate(changed):
-                        ax.text(xi, yi, s[p], ha="center", va="center", fontsize=6)
-            ax.set_xticks(range(len(changed)))
-            ax.set_xticklabels([str(p + 1) for p in changed], fontsize=6, rotation=90)
-            ax.set_yticks([0, len(seqs) - 1])
+            im = ax.imshow(p[:, cols], aspect="auto", cmap="Reds", vmin=0, vmax=max(0.05, float(p[:, cols].max())))
+            seqs = [t["sequence"] for t in steps]
+            for yi, sq in enumerate(seqs):
+                for xi, c in enumerate(cols):
+                    ax.text(xi, yi, sq[c], ha="center", va="center", fontsize=5)
+            ax.set_xticks(range(len(cols)))
+            ax.set_xticklabels([str(c + 1) for c in cols], fontsize=6, rotation=90)
+            ax.set_yticks([0, len(steps) - 1])
             ax.set_yticklabels(["low", "high"], fontsize=7)
             ax.set_ylabel(f"z{j}")
-        axes[-1, 0].set_xlabel("alignment position (residues that differ from the middle step; red = changed)")
-        fig.suptitle("traversals: decoded residues along each dimension")
+            fig.colorbar(im, ax=ax, pad=0.01, label="P(substitution)")
+        axes[-1, 0].set_xlabel("alignment position (the 40 whose substitution probability varies most; "
+                               "letters: most likely residue)")
+        fig.suptitle("traversals: substitution probability (colour) and most likely residue along each dimension")
     fig.tight_layout()
     _save(fig, path)
 
@@ -109,9 +104,8 @@ def interpolation(rows: list[dict], domain: str, names: list[str], path: Path) -
                 last = t["formula"]
     else:
         ax2 = ax.twinx()
-        start = rows[0]["sequence"]
-        ax2.plot(x, [sum(a != b for a, b in zip(t["sequence"], start)) for t in rows], "x--", color="0.4")
-        ax2.set_ylabel("residues changed from the start")
+        ax2.plot(x, [t["expected_substitutions"] for t in rows], "x--", color="0.4")
+        ax2.set_ylabel("expected substitutions from the reference")
     ax.set_xlabel("α (0: lowest-label holdout item, 1: highest)")
     ax.set_title("interpolation between two holdout items")
     fig.tight_layout()
