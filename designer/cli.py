@@ -325,10 +325,10 @@ def _cell(v) -> str:
 
 @app.command()
 def benchmark(
-    name: str = typer.Argument(..., help="benchmark: perov5, perov5-opt, gfp, ehrlich, scorecard, beta-sweep"),
+    name: str = typer.Argument(..., help="benchmark: perov5, perov5-opt, gfp, ehrlich, scorecard, beta-sweep, score-files"),
     run: str = typer.Option(None, "--run", help="run folder / model file / shipped name (default: the shipped model)"),
     out: Optional[Path] = typer.Option(None, "--out", help="results JSON (default results/<name>.json; a .md goes beside it)"),
-    samples: Optional[Path] = typer.Option(None, "--samples", help="judge these CIFs (a folder) instead of sampling a model"),
+    samples: Optional[Path] = typer.Option(None, "--samples", help="perov5: judge these CIFs (a folder) instead of sampling a model; score-files: a folder or .zip of CIFs"),
     n_samples: Optional[int] = typer.Option(None, "--n-samples", min=1, help="prior samples (perov5/gfp: 10000; scorecard: 1000)"),
     seed: int = typer.Option(0, help="random seed"),
     jobs: int = typer.Option(0, "--jobs", help="worker processes for fingerprints/matching (0: all cores)"),

@@ -194,10 +194,10 @@ def _spy_training(monkeypatch):
     real = tr.LitBetaVAE
 
     class Spy(real):
-        def __init__(self, model, cfg, steps_per_epoch):
+        def __init__(self, model, cfg, steps_per_epoch, **kwargs):
             seen["weights"] = dict(model.loss_weights)
             seen["likelihood"] = model.plugin.likelihood
-            super().__init__(model, cfg, steps_per_epoch)
+            super().__init__(model, cfg, steps_per_epoch, **kwargs)
 
     monkeypatch.setattr(tr, "LitBetaVAE", Spy)
     return tr, seen

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from designer.errors import DesignerError
 
-BENCHMARKS = ("perov5", "perov5-opt", "gfp", "ehrlich", "scorecard", "beta-sweep")
+BENCHMARKS = ("perov5", "perov5-opt", "gfp", "ehrlich", "scorecard", "beta-sweep", "score-files")
 
 
 def run_benchmark(name: str, **kwargs) -> Path:
@@ -20,6 +20,10 @@ def run_benchmark(name: str, **kwargs) -> Path:
         return run(**kwargs)
     if name == "scorecard":
         from designer.benchmarks.scorecard import run
+
+        return run(**kwargs)
+    if name == "score-files":
+        from designer.benchmarks.score_files_bench import run
 
         return run(**kwargs)
     if name == "beta-sweep":
