@@ -166,3 +166,24 @@ def test_designer_score_on_fasta_without_a_run_lists_liabilities(cli, tmp_path):
     assert "deamidation NG" in rows["bad"]["reasons"] and "odd cysteine" in rows["bad"]["reasons"]
     assert "unknown residue letters 1" in rows["weird"]["reasons"]
     assert "no --run" in res.out
+
+
+def test_score_files_benchmark_reads_a_zip_and_keeps_same_named_files_apart(tiny_structures, cli, tmp_path):
+    import json
+    import zipfile
+
+    from pymatgen.io.cif import CifWriter
+
+    archive = tmp_path / "cifs.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("gen_a/X.cif", str(CifWriter(tiny_structures[0])))
+        z.writestr("gen_b/X.cif", str(CifWriter(tiny_structures[1])))
+        z.writestr("gen_b/broken.cif", "data_broken\n_cell_length_a 4\n")
+    out = tmp_path / "res" / "mg.json"
+    res = cli("benchmark", "score-files", "--samples", str(archive), "--out", str(out))
+    assert res.code == 0, res
+    r = json.loads(out.read_text())
+    assert (r["files"], r["structures"], r["readable"]) == (3, 3, 2)
+    assert r["geometry_ok_rate"] == 1.0 and r["structures_per_s"] > 0
+    assert sum(r["unreadable_reasons"].values()) == 1
+    assert "Caveat" in out.with_suffix(".md").read_text()
