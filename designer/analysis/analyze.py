@@ -183,8 +183,6 @@ def analyze(run_ref: str | Path, out: Path | None = None, n_max: int = 2000, see
         results["mig"]["top_dim"] = [act_idx[j] if j is not None else None for j in results["mig"]["top_dim"]]
         results["mig"]["factors"] = fnames
         results["intervention"] = {"factor": intervention_factor, **dis.intervention_score(delta, dims=act_idx)}
-        if results["intervention"].get("top_dim") is not None:
-            results["intervention"]["top_dim"] = act_idx[results["intervention"]["top_dim"]]
         corr = dis.factor_correlations(codes, F, fnames, dims=act_idx)
         results["correlations"] = corr
         results["best_dim_per_factor"] = dis.best_dim_per_factor(corr)
