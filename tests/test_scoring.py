@@ -62,6 +62,23 @@ def test_symmetrised_cif_round_trip_gives_the_same_structure(tiny_structures, tm
         assert StructureMatcher().fit(s, back)
 
 
+def test_a_slightly_larger_copy_is_a_repeat_and_never_selected(tiny_structures):
+    import numpy as np
+
+    from designer.scoring.rank import duplicates, select
+
+    a = tiny_structures[0]
+    bigger = a.copy()
+    bigger.scale_lattice(a.volume * 1.03)  # a 1% larger lattice constant: the same candidate to a chemist
+    other = next(s for s in tiny_structures if s.composition.reduced_formula != a.composition.reduced_formula)
+    items = [bigger, other, a]
+    scores = np.array([3.0, 1.0, 2.0])
+    dup = duplicates(items, "crystal", order=np.argsort(-scores))
+    assert dup == [None, None, 0]  # the better-ranked copy is the representative
+    assert select(scores, items, "crystal", n=3, diversity=0.0, exclude={2}) == [0, 1]
+    assert duplicates(["MK-L", "MKL", "MKV"], "protein", order=[0, 1, 2]) == [None, 0, None]
+
+
 def test_protein_liabilities_are_found_with_positions():
     from designer.scoring.protein_card import liabilities
 
@@ -120,6 +137,7 @@ def test_crystal_design_writes_scored_ranked_candidates_with_symmetrised_cifs(ti
             assert abs(float(r["energy_per_atom"])) < 50  # CHGNet scored it (a 2-epoch model's crystals are poor)
     assert sorted(int(r["synthesis_rank"]) for r in rows) == list(range(1, len(rows) + 1))
     assert sum(r["selected"] == "True" for r in rows) <= 2
+    assert all(r["duplicate_of"] == "" for r in rows if r["selected"] == "True")
     assert len(list((tmp_path / "d").glob("*_relaxed.cif"))) <= 1
     page = (tmp_path / "d" / "report.html").read_text()
     assert all(f"row-{r['id']}" in page for r in rows) and (tmp_path / "d" / "latent_map.png").exists()

@@ -2,7 +2,8 @@
 
 Adds the scorecard columns (``designer.scoring``) to each candidate row, a ``synthesis_score``
 (``designer.scoring.rank.readiness``), its ``synthesis_rank`` and whether the diversity-aware
-batch selection ``selected`` it. Rows keep their objective order (``rank``).
+batch selection ``selected`` it; ``duplicate_of`` names the better-ranked candidate a row repeats
+(never selected). Rows keep their objective order (``rank``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from designer.runs import Run
 def score_rows(run: Run, proposals: list[Proposal], rows: list[dict], cfg: ScoringConfig, known=None,
                log: Callable[[str], None] = print) -> dict:
     """Augment ``rows`` (from ``candidate_rows``) in place; returns a summary for ``summary.json``."""
-    from designer.scoring.rank import readiness, select
+    from designer.scoring.rank import duplicates, readiness, select
 
     if not rows:
         return {}
@@ -61,9 +62,13 @@ def score_rows(run: Run, proposals: list[Proposal], rows: list[dict], cfg: Scori
     for k, i in enumerate(order):
         rows[i]["synthesis_score"] = round(float(scores[i]), 4) if np.isfinite(scores[i]) else None
         rows[i]["synthesis_rank"] = k + 1
-    picked = set(select(scores, items, run.config.domain, cfg.select or len(rows), cfg.diversity))
+    dup = duplicates(items, run.config.domain, order)
+    for i, row in enumerate(rows):
+        row["duplicate_of"] = ids[dup[i]] if dup[i] is not None else ""
+    repeats = {i for i, d in enumerate(dup) if d is not None}
+    picked = set(select(scores, items, run.config.domain, cfg.select or len(rows), cfg.diversity, exclude=repeats))
     for i, row in enumerate(rows):
         row["selected"] = i in picked
-    summary.update(selected=len(picked), failed_gates=int((~np.isfinite(scores)).sum()),
+    summary.update(selected=len(picked), failed_gates=int((~np.isfinite(scores)).sum()), repeats=len(repeats),
                    weights=cfg.weights.model_dump(), diversity=cfg.diversity)
     return summary

@@ -19,7 +19,8 @@ Proteins (an internal stop codon ranks last)::
 weights are the pipeline's ``scoring.weights``. ``select`` then picks a batch greedily by
 ``readiness - diversity * (similarity to the closest already picked)`` (maximal marginal relevance):
 crystals are similar when they share a reduced formula (1) or by the cosine of their element
-fractions; proteins by sequence identity.
+fractions; proteins by sequence identity. A candidate that repeats a better-ranked one
+(``duplicates``: the same structure under StructureMatcher, or the same sequence) is never picked.
 """
 
 from __future__ import annotations
@@ -100,9 +101,51 @@ def similarity(a, b, domain: str) -> float:
     return sum(x == y for x, y in zip(a, b)) / n if n else 0.0
 
 
-def select(scores: np.ndarray, items: list, domain: str, n: int, diversity: float = 0.3) -> list[int]:
-    """Indices of up to ``n`` items picked greedily by score minus ``diversity`` x max similarity to the picked."""
-    left = [i for i in range(len(items)) if np.isfinite(scores[i])]
+def duplicates(items: list, domain: str, order) -> list[int | None]:
+    """For each item, the index of the better-ranked item it repeats (None: it is the first of its kind).
+
+    ``order``: item indices best first. Crystals repeat each other when they share a reduced
+    formula and pymatgen's ``StructureMatcher`` (ltol 0.2, stol 0.3, angle_tol 5; volumes scaled,
+    as the novelty check) matches them: a 1% larger copy of a cell is the same candidate to a
+    chemist. Proteins: the same sequence (gaps removed).
+    """
+    out: list[int | None] = [None] * len(items)
+    firsts: dict = {}
+    matcher = None
+    for i in order:
+        item = items[i]
+        if item is None:
+            continue
+        if domain != "crystal":
+            key = item.replace("-", "")
+            if key in firsts:
+                out[i] = firsts[key]
+            else:
+                firsts[key] = i
+            continue
+        if matcher is None:
+            from pymatgen.analysis.structure_matcher import StructureMatcher
+
+            matcher = StructureMatcher(ltol=0.2, stol=0.3, angle_tol=5)
+        group = firsts.setdefault(item.composition.reduced_formula, [])
+        for j in group:
+            try:
+                same = matcher.fit(items[j], item)
+            except Exception:  # a degenerate cell: not a match
+                same = False
+            if same:
+                out[i] = j
+                break
+        else:
+            group.append(i)
+    return out
+
+
+def select(scores: np.ndarray, items: list, domain: str, n: int, diversity: float = 0.3,
+           exclude: set | None = None) -> list[int]:
+    """Indices of up to ``n`` items picked greedily by score minus ``diversity`` x max similarity to the
+    picked; items in ``exclude`` (e.g. repeats of a better-ranked candidate) are never picked."""
+    left = [i for i in range(len(items)) if np.isfinite(scores[i]) and i not in (exclude or set())]
     picked: list[int] = []
     closest = np.zeros(len(items))
     while left and len(picked) < n:
