@@ -231,3 +231,18 @@ def test_several_objectives_in_a_pipeline_file():
     bad = cfg.design.model_copy(update={"objectives": [type(cfg.design.objective)(property="brightness")]})
     with pytest.raises(ConfigError, match="design.objectives.property: 'brightness'"):
         objective_for(cfg.model_copy(update={"design": bad}))
+
+
+def test_a_slightly_larger_copy_of_a_training_crystal_is_a_duplicate_in_the_design_space(tiny_loaded, tiny_structures):
+    from designer.design.spaces import CrystalSpace, crystal_key
+
+    space = CrystalSpace(tiny_loaded)
+    train = tiny_structures[:3]
+    space.remember(train, [crystal_key(s) for s in train])
+    copy = train[1].copy()
+    copy.scale_lattice(train[1].volume * 1.05)
+    assert crystal_key(copy) != crystal_key(train[1])  # the volume-based key alone would call it new
+    assert space.key(copy) == crystal_key(train[1])
+    other = next(s for s in tiny_structures if s.composition.reduced_formula not in
+                 {t.composition.reduced_formula for t in train})
+    assert space.key(other) == crystal_key(other)

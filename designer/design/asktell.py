@@ -93,6 +93,8 @@ def propose(run_arg: str, q: int, out: Path, cfg=None, seed: int | None = None, 
         log(f"using the fine-tuned property head {head_file}")
     box = latent_box(known.mu)
     keys = set(known.keys) | {tuple(k) if isinstance(k, list) else k for k in (p["key"] for p in state["proposals"])}
+    if hasattr(space, "remember"):  # crystals: a repeat of a training structure is a duplicate
+        space.remember(known.items, known.keys)
     names = objective.properties
     obs = [o for o in state["observations"] if all(math.isfinite(o["values"].get(n, math.nan)) for n in names)]
     mean, _ = space.predict(known.mu)

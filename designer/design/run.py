@@ -142,6 +142,8 @@ def design(cfg: PipelineConfig, run: str | None = None, out: Path | None = None,
         center = seed_latent(r, space, cfg_design.seed_item)[0].double()
         center = torch.maximum(torch.minimum(center, box[1]), box[0])
     keys = set(known.keys)
+    if hasattr(space, "remember"):  # crystals: a repeat of a training structure is a duplicate
+        space.remember(known.items, known.keys)
 
     def on_round(i, res):
         best = max((p.objective for p in res.proposals), default=float("nan"))

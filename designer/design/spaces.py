@@ -24,6 +24,33 @@ class CrystalSpace:
         self.constraints = constraints or ConstraintsConfig()
         self.latent_dim = run.model.latent_dim
         self.property_names = list(run.config.data.properties)
+        self._seen: dict[str, list[tuple]] = {}  # reduced formula -> [(key, structure)] known or decoded
+        self._matcher = None
+
+    def remember(self, structures: list, keys: list) -> None:
+        """Structures (training data, earlier proposals) whose repeats take their key."""
+        for s, k in zip(structures, keys):
+            if s is not None:
+                self._seen.setdefault(s.composition.reduced_formula, []).append((k, s))
+
+    def key(self, s) -> tuple:
+        """The deduplication key: that of a remembered or earlier-decoded structure it matches
+        (same reduced formula, StructureMatcher as the novelty check: a slightly larger copy of a
+        cell is the same candidate), else ``crystal_key``."""
+        if self._matcher is None:
+            from pymatgen.analysis.structure_matcher import StructureMatcher
+
+            self._matcher = StructureMatcher(ltol=0.2, stol=0.3, angle_tol=5)
+        group = self._seen.setdefault(s.composition.reduced_formula, [])
+        for k, t in group:
+            try:
+                if self._matcher.fit(t, s):
+                    return k
+            except Exception:  # a degenerate cell matches nothing
+                continue
+        k = crystal_key(s)
+        group.append((k, s))
+        return k
 
     def encode(self, structures: list) -> Tensor:
         from designer.data import graph_for_structure
@@ -57,8 +84,11 @@ class CrystalSpace:
         from designer.generate import decode_latents
 
         structures = decode_latents(self.run, z.float()).structures
-        cands = [Candidate(crystal_key(s) if s is not None else ("invalid", i), s, z[i].detach().numpy().copy(),
-                           violation=self.violation(s)) for i, s in enumerate(structures)]
+        cands = []
+        for i, s in enumerate(structures):
+            violation = self.violation(s)
+            key = ("invalid", i) if s is None else crystal_key(s) if violation else self.key(s)
+            cands.append(Candidate(key, s, z[i].detach().numpy().copy(), violation=violation))
         ok = [c for c in cands if c.violation is None]
         if ok:
             zr = self.encode([c.obj for c in ok]).numpy()
