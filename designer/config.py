@@ -67,8 +67,8 @@ class CapacityConfig(_Strict):
 
 
 class CollapseConfig(_Strict):
-    min_rate: float = Field(2.0, ge=0, description="warn when the training rate (KL, nats) falls below this ...")
-    min_active_fraction: float = Field(0.1, ge=0, le=1, description="... and fewer than this fraction of latent dims are active")
+    min_rate: float = Field(2.0, ge=0, description="warn when the training rate (KL, nats per example) falls below this")
+    min_active_fraction: float = Field(0.0, ge=0, le=1, description="also warn when fewer than this fraction of latent dims are active (0: off)")
 
 
 class LossConfig(_Strict):

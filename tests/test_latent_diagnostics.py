@@ -168,3 +168,12 @@ def test_beta_sweep_writes_one_row_per_beta_and_reuses_finished_runs(prot_folder
     again = cli(*args)
     assert again.code == 0 and again.err.count("reusing the trained run") == 2 and "training" not in again.err
     assert json.loads(out.read_text()) == rows  # measured again: the same numbers
+
+
+def test_collapse_rule_reads_the_rate_first_and_active_units_on_request():
+    from designer.models.vae import is_collapsed
+
+    assert is_collapsed(0.5, 15, 64)  # a head can spread the means of a latent that carries half a nat
+    assert not is_collapsed(30.0, 0, 64)  # small but informative means: not collapse by default ...
+    assert is_collapsed(30.0, 2, 64, min_active_fraction=0.05)  # ... unless active units are required
+    assert not is_collapsed(30.0, 4, 64, min_active_fraction=0.05)

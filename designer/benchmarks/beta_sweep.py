@@ -9,8 +9,8 @@ Spearman rho of the property head against the holdout labels. A trained beta is 
 unless ``--force`` (it is measured again: cheap); the results file is rewritten after every beta,
 so a sweep can run in pieces.
 
-Collapse: the training-time rule (rate < ``loss.collapse.min_rate`` nats and fewer than
-``loss.collapse.min_active_fraction`` x d active units). Recommendation: among betas that did not
+Collapse: the training-time rule (rate < ``loss.collapse.min_rate`` nats, default 2; optionally
+fewer than ``loss.collapse.min_active_fraction`` x d active units). Recommendation: among betas that did not
 collapse, the one with the best property Spearman (within 0.01 of the best, the largest beta:
 a smoother, more organised latent for the optimiser at no cost to the head).
 """

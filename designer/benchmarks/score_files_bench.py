@@ -70,7 +70,7 @@ def run(samples: Path | None = None, out: Path | None = None, console: Console |
     e = np.array([r.get("e_above_hull", np.nan) for r in rows], dtype=float)
     ef = np.array([r.get("formation_energy", np.nan) for r in rows], dtype=float)
     reasons = collections.Counter(reason.split(";")[0][:90] for _, s, reason in items if s is None)
-    fails = collections.Counter(re.sub(r"[0-9.]+", "#", str(r.get("geometry_reason", "")))[:70]
+    fails = collections.Counter(re.sub(r"[0-9.]+", "#", str(r.get("reasons", "")).split(";")[0])[:70]
                                 for r in rows if not r["geometry_ok"])  # grouped: numbers masked
     n = len(items)
     res = {

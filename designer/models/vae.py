@@ -148,14 +148,17 @@ def active_units(mu: Tensor, threshold: float = 0.01) -> Tensor:
 
 
 def is_collapsed(rate: float, n_active: int, latent_dim: int, min_rate: float = 2.0,
-                 min_active_fraction: float = 0.1) -> bool:
-    """Posterior collapse: the rate (nats) is below ``min_rate`` and fewer than
-    ``min_active_fraction x latent_dim`` (at least 1) units are active.
+                 min_active_fraction: float = 0.0) -> bool:
+    """Posterior collapse: the rate (nats) is below ``min_rate``, or (when ``min_active_fraction`` > 0)
+    fewer than ``min_active_fraction x latent_dim`` units are active.
 
-    Both are required: a code of small-variance means with narrow posteriors can have few
-    "active" units by the Cov > 0.01 rule and still carry many nats, which is not collapse.
+    The rate is the primary test: active units (Cov_x E[z_j|x] > 0.01) can mislead both ways — a
+    property head can spread the means of a latent that carries under a nat, and small but
+    informative means with narrow posteriors count as inactive.
     """
-    return rate < min_rate and n_active < max(1, math.ceil(min_active_fraction * latent_dim))
+    if rate < min_rate:
+        return True
+    return min_active_fraction > 0 and n_active < max(1, math.ceil(min_active_fraction * latent_dim))
 
 
 def gaussian_log_prob(z: Tensor) -> Tensor:

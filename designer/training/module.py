@@ -18,8 +18,9 @@ class PosteriorCollapseWarning(UserWarning):
 def collapse_message(rate: float, active: int, latent_dim: int, epoch: int, cfg: PipelineConfig) -> str | None:
     """A one-line warning naming the remedies, or None when the latent is alive.
 
-    Collapse: the training rate (KL, nats per example) is below ``loss.collapse.min_rate`` and
-    fewer than ``loss.collapse.min_active_fraction`` x d units are active (Cov_x E[z_j|x] > 0.01).
+    Collapse: the training rate (KL, nats per example) is below ``loss.collapse.min_rate``, or
+    fewer than ``loss.collapse.min_active_fraction`` x d units are active (Cov_x E[z_j|x] > 0.01;
+    off by default, see ``designer.models.vae.is_collapsed``).
     """
     c = cfg.loss.collapse
     if not is_collapsed(rate, active, latent_dim, c.min_rate, c.min_active_fraction):
