@@ -5,7 +5,8 @@ Each beta trains a shortened run of the pipeline (``--epochs`` for every beta, c
 seed and architecture; ``loss.beta`` overridden, the pipeline's schedule kept) into
 ``outputs/beta_sweep/<name>/beta_<b>/`` and is measured on the run's seeded holdout:
 rate (KL nats/example), distortion (reconstruction loss at z ~ q(z|x)), active units and the
-Spearman rho of the property head against the holdout labels. A trained beta is not trained again
+Spearman rho of the property head against the holdout labels, plus ``designer analyze`` of each run
+(total correlation, MIG, intervention score; ``<run>/analysis/``). A trained beta is not trained again
 unless ``--force`` (it is measured again: cheap); the results file is rewritten after every beta,
 so a sweep can run in pieces.
 
@@ -55,8 +56,13 @@ def measure(run_dir: Path, beta: float) -> dict:
 
     active = st.active
     rho = st.property_spearman()
+    from designer.analysis.analyze import analyze
+
+    an = analyze(run_dir, out=run_dir / "analysis", n_max=1000, console=Console(stderr=True, quiet=True))
     return {
         "beta": beta, "rate": st.rate, "distortion": st.distortion, "active_units": int(active.sum()),
+        "total_correlation": an.get("total_correlation"), "mig": (an.get("mig") or {}).get("mig"),
+        "intervention_score": (an.get("intervention") or {}).get("score"),
         "property_spearman": rho[0] if rho else None,
         "latent_dim": int(st.mu.shape[1]),
         "collapsed": is_collapsed(st.rate, int(active.sum()), int(st.mu.shape[1]), c.min_rate, c.min_active_fraction),
@@ -136,12 +142,15 @@ def markdown(name: str, rows: list[dict], meta: dict) -> str:
              + f"{meta['minutes']} min wall-clock cap on "
              f"{meta['device']['cpu_cores']} CPU cores, {meta['device']['cpu']}), measured on the seeded holdout "
              "(rate: KL nats per example; distortion: the model's reconstruction loss at z ~ q(z|x); active: "
-             "Cov_x E[z_j|x] > 0.01; ρ: Spearman of the property head against the holdout labels).", "",
-             "| β | rate (nats) | distortion | active units | property ρ | epochs | collapsed |",
-             "|---|---|---|---|---|---|---|"]
+             "Cov_x E[z_j|x] > 0.01; ρ: Spearman of the property head against the holdout labels; TC, MIG and "
+             "the intervention score from `designer analyze` on each run, over its active units — "
+             "`<run>/analysis/`).", "",
+             "| β | rate (nats) | distortion | active units | property ρ | TC (nats) | MIG | intervention | epochs "
+             "| collapsed |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: r["beta"]):
         lines.append(f"| {r['beta']:g} | {fmt(r['rate'], 2)} | {fmt(r['distortion'], 3)} | {r['active_units']}/"
-                     f"{r['latent_dim']} | {fmt(r['property_spearman'], 3)} | {r.get('epochs')} | "
+                     f"{r['latent_dim']} | {fmt(r['property_spearman'], 3)} | {fmt(r.get('total_correlation'), 2)} | "
+                     f"{fmt(r.get('mig'), 3)} | {fmt(r.get('intervention_score'), 3)} | {r.get('epochs')} | "
                      f"{'yes' if r['collapsed'] else 'no'} |")
     lines += ["", f"Collapse begins at β = {onset:g}." if onset is not None else "No β in the sweep collapsed.",
               (f"Recommended for the property head / optimisation: **β = {rec['beta']:g}** (ρ = "
