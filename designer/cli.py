@@ -362,11 +362,15 @@ def analyze(
     out: Optional[Path] = typer.Option(None, "--out", help="output folder (default RUN/analysis; a shipped model: outputs/<name>_analysis)"),
     n_max: int = typer.Option(2000, "--n-max", min=10, help="at most this many holdout items (seeded subsample)"),
     seed: int = typer.Option(0, help="random seed (subsample, sampling)"),
+    between: list[str] = typer.Option([], "--between", help="interpolate between these two inputs (give it twice: CIF "
+                                      "paths, or sequences / FASTA paths); default: the lowest- and highest-labelled holdout items"),
 ):
     """Latent diagnostics: KL per dim, active units, total correlation, MIG, intervention score, traversals, prototype."""
     from designer.analysis.analyze import analyze as run_analyze
 
-    r = run_analyze(run, out=out, n_max=n_max, seed=seed, console=console)
+    if between and len(between) != 2:
+        raise DesignerError(f"--between: give exactly two inputs (got {len(between)}), e.g. --between a.cif --between b.cif")
+    r = run_analyze(run, out=out, n_max=n_max, seed=seed, console=console, between=tuple(between) if between else None)
     mig = (r.get("mig") or {}).get("mig")
     iv = (r.get("intervention") or {}).get("score")
     f = lambda v, d=3: "–" if v is None else f"{v:.{d}f}"  # noqa: E731

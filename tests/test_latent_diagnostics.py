@@ -177,3 +177,44 @@ def test_collapse_rule_reads_the_rate_first_and_active_units_on_request():
     assert not is_collapsed(30.0, 0, 64)  # small but informative means: not collapse by default ...
     assert is_collapsed(30.0, 2, 64, min_active_fraction=0.05)  # ... unless active units are required
     assert not is_collapsed(30.0, 4, 64, min_active_fraction=0.05)
+
+
+def test_analyze_interpolates_between_two_given_sequences(healthy_run, tmp_path, cli):
+    from test_protein_model import REFERENCE
+
+    mutant = "W" + REFERENCE[1:]
+    res = cli("analyze", str(healthy_run[0]), "--out", str(tmp_path / "an"), "--between", REFERENCE,
+              "--between", mutant)
+    assert res.code == 0, res
+    r = json.loads((tmp_path / "an" / "analysis.json").read_text())
+    assert r["interpolation_ends"] == [REFERENCE, mutant]
+    rows = (tmp_path / "an" / "interpolation.csv").read_text().splitlines()
+    assert len(rows) == 1 + 11
+    once = cli("analyze", str(healthy_run[0]), "--out", str(tmp_path / "an2"), "--between", REFERENCE)
+    assert once.code == 2 and "exactly two" in once.err
+    bad = cli("analyze", str(healthy_run[0]), "--out", str(tmp_path / "an3"), "--between", "MK1TA", "--between", mutant)
+    assert bad.code == 2 and len(bad.err_lines) == 1 and "--between: 'MK1TA'" in bad.err, bad
+    assert not (tmp_path / "an3").exists()  # it failed before writing anything
+
+
+def test_analyze_a_crystal_run_names_site_factors_and_interpolates_between_two_cifs(tmp_path, cli):
+    from conftest import perov_frame, write_csv, write_pipeline
+    from pymatgen.core import Structure
+    from pymatgen.io.cif import CifWriter
+
+    df = perov_frame(60)
+    write_csv(df, tmp_path / "p.csv")
+    pipe = write_pipeline(tmp_path / "p.yaml", "p.csv", data={"holdout_fraction": 0.2}, train_cfg={"epochs": 2})
+    assert cli("train", pipe, "--out", tmp_path / "run").code == 0
+    a, b = (Structure.from_str(c, fmt="cif") for c in df["cif"].iloc[:2])
+    (tmp_path / "a.cif").write_text(str(CifWriter(a)))
+    (tmp_path / "b.cif").write_text(str(CifWriter(b)))
+    res = cli("analyze", tmp_path / "run", "--between", tmp_path / "a.cif", "--between", tmp_path / "b.cif")
+    assert res.code == 0, res
+    r = json.loads((tmp_path / "run" / "analysis" / "analysis.json").read_text())
+    assert {"A_electronegativity", "B_radius", "lattice_constant", "heat_ref"} <= set(r["factors"])  # constant ones dropped
+    assert r["intervention"] is None or r["intervention"]["factor"].startswith("lattice_constant")
+    assert r["interpolation_ends"] == [str(tmp_path / "a.cif"), str(tmp_path / "b.cif")]
+    assert (tmp_path / "run" / "analysis" / "prototype.cif").exists() or r["prototype"]["formula"] is None
+    missing = cli("analyze", tmp_path / "run", "--between", tmp_path / "nope.cif", "--between", tmp_path / "b.cif")
+    assert missing.code == 2 and "nope.cif" in missing.err

@@ -117,26 +117,45 @@ def _traversals(run: Run, mu: torch.Tensor, dims: list[int]) -> tuple[list[dict]
     return out, base
 
 
-def _interpolation(run: Run, mu: torch.Tensor, y: np.ndarray) -> tuple[list[dict], tuple[int, int]]:
-    """Decode along the straight line between the holdout items with the lowest and highest first label."""
-    lab = np.flatnonzero(np.isfinite(y[:, 0])) if y.size else np.zeros(0, int)
-    if len(lab) >= 2:
-        a, b = int(lab[np.argmin(y[lab, 0])]), int(lab[np.argmax(y[lab, 0])])
+def _between_latents(run: Run, between: tuple[str, str] | None):
+    """``(z_a, z_b)`` of the two user inputs (CIF paths, or sequences / FASTA paths), or None."""
+    if between is None:
+        return None
+    from designer.design.run import seed_latent
+    from designer.design.spaces import space_for
+
+    space = space_for(run)
+    return tuple(seed_latent(run, space, item, where="--between")[0] for item in between)
+
+
+def _interpolation(run: Run, mu: torch.Tensor, y: np.ndarray, between: tuple[str, str] | None = None,
+                   given=None) -> tuple[list[dict], tuple]:
+    """Decode along the straight line between two inputs: ``between`` (their latents ``given``), else
+    the holdout items with the lowest and highest first label."""
+    if given is not None:
+        za, zb = given
+        ends: tuple = tuple(between)
     else:
-        a, b = 0, min(1, len(mu) - 1)
+        lab = np.flatnonzero(np.isfinite(y[:, 0])) if y.size else np.zeros(0, int)
+        if len(lab) >= 2:
+            a, b = int(lab[np.argmin(y[lab, 0])]), int(lab[np.argmax(y[lab, 0])])
+        else:
+            a, b = 0, min(1, len(mu) - 1)
+        za, zb, ends = mu[a], mu[b], (f"holdout item {a} (lowest label)", f"holdout item {b} (highest label)")
     alphas = np.linspace(0, 1, INTERPOLATION_STEPS)
-    z = torch.stack([(1 - t) * mu[a] + t * mu[b] for t in alphas])
-    return [{"alpha": float(t), **row} for t, row in zip(alphas, _decode_rows(run, z))], (a, b)
+    z = torch.stack([(1 - t) * za.float() + t * zb.float() for t in alphas])
+    return [{"alpha": float(t), **row} for t, row in zip(alphas, _decode_rows(run, z))], ends
 
 
 # --------------------------------------------------------------------------- main
 
 
 def analyze(run_ref: str | Path, out: Path | None = None, n_max: int = 2000, seed: int = 0,
-            console: Console | None = None) -> dict:
+            console: Console | None = None, between: tuple[str, str] | None = None) -> dict:
     """Measure and plot the run's latent space; returns the headline numbers (also in ``analysis.json``)."""
     console = console or Console(stderr=True)
     run = load_run(run_ref)
+    given = _between_latents(run, between)  # bad inputs fail before any work
     out = Path(out) if out else (run.path.parent / "analysis" if run.path.name == "model.pt"
                                  else Path(run.config.design.output) / f"{run.config.name}_analysis")
     out.mkdir(parents=True, exist_ok=True)
@@ -193,7 +212,7 @@ def analyze(run_ref: str | Path, out: Path | None = None, n_max: int = 2000, see
     order = sorted(act_idx or range(mu.shape[1]), key=lambda j: -kl[j])[:TRAVERSAL_DIMS]
     trav, base = _traversals(run, mu, order)
     proto = _decode_rows(run, torch.zeros(1, mu.shape[1]))[0]
-    interp, ends = _interpolation(run, mu, st.y)
+    interp, ends = _interpolation(run, mu, st.y, between, given)
     results["traversal_dims"] = order
     results["prototype"] = _prototype(run, proto, out)
     results["interpolation_ends"] = list(ends)
@@ -291,8 +310,8 @@ def markdown(r: dict, trav: list[dict], interp: list[dict], domain: str) -> str:
                                                                       None), 3) for t in steps)
                          + "; expected substitutions " + " → ".join(f"{t['expected_substitutions']:.1f}" for t in steps)
                          + "; " + _moving_positions(steps))
-    lines += ["", f"## Interpolation between holdout items {r['interpolation_ends']} (lowest → highest label; "
-              "`interpolation.png`)", ""]
+    a, b = r["interpolation_ends"]
+    lines += ["", f"## Interpolation from {a} to {b} (`interpolation.png`, `interpolation.csv`)", ""]
     for t in interp:
         pred = next((v for k, v in t.items() if k.startswith("pred_")), None)
         what = t.get("formula") if domain == "crystal" else (

@@ -106,8 +106,8 @@ def interpolation(rows: list[dict], domain: str, names: list[str], path: Path) -
         ax2 = ax.twinx()
         ax2.plot(x, [t["expected_substitutions"] for t in rows], "x--", color="0.4")
         ax2.set_ylabel("expected substitutions from the reference")
-    ax.set_xlabel("α (0: lowest-label holdout item, 1: highest)")
-    ax.set_title("interpolation between two holdout items")
+    ax.set_xlabel("α (0: the first input, 1: the second)")
+    ax.set_title("interpolation between two inputs")
     fig.tight_layout()
     _save(fig, path)
 

@@ -73,16 +73,24 @@ def resolve_run(cfg: PipelineConfig, run: str | None, progress: bool = True) -> 
     return load_run(local), "trained now"
 
 
-def seed_latent(run: Run, space, item: str) -> torch.Tensor:
-    """``1 x d`` latent of a user's seed: a CIF path (crystals) or a sequence / FASTA path (proteins)."""
+def seed_latent(run: Run, space, item: str, where: str = "design.seed_item") -> torch.Tensor:
+    """``1 x d`` latent of a user's item: a CIF path (crystals) or a sequence / FASTA path (proteins).
+
+    ``where`` names the setting or option the item came from in error messages.
+    """
     p = Path(item).expanduser()
     if run.config.domain == "crystal":
         from designer.data.crystal_io import read_crystals
 
         if not p.exists():
-            raise DesignerError(f"design.seed_item: {item}: no such CIF file")
+            raise DesignerError(f"{where}: {item}: no such CIF file")
         rec = read_crystals(p, [])[0]
         return space.encode([rec.to_structure()])
+    if not p.exists():
+        bad = sorted(set(item.upper()) - set("ACDEFGHIKLMNPQRSTVWYXBZJUO*-"))
+        if bad:
+            raise DesignerError(f"{where}: {item!r} is neither a FASTA file nor a sequence (invalid residue(s) "
+                                f"{''.join(bad)!r}); use one-letter amino-acid codes or a FASTA path")
     return space.encode(_seed_tokens(run, item).unsqueeze(0))
 
 
