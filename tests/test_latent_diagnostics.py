@@ -159,7 +159,7 @@ def test_beta_sweep_writes_one_row_per_beta_and_reuses_finished_runs(prot_folder
     rows = json.loads(out.read_text())
     assert [r["beta"] for r in rows] == [0.01, 100.0]
     for r in rows:
-        assert {"beta", "rate", "distortion", "active_units", "property_spearman"} <= set(r)
+        assert {"beta", "rate", "distortion", "active_units", "property_spearman", "prior_diversity"} <= set(r)
     low, high = rows
     assert high["collapsed"] and not low["collapsed"] and low["rate"] > high["rate"]
     assert out.with_suffix(".png").stat().st_size > 0 and "Collapse begins at β = 100" in out.with_suffix(".md").read_text()

@@ -5,7 +5,8 @@ Each beta trains a shortened run of the pipeline (``--epochs`` for every beta, c
 seed and architecture; ``loss.beta`` overridden, the pipeline's schedule kept) into
 ``outputs/beta_sweep/<name>/beta_<b>/`` and is measured on the run's seeded holdout:
 rate (KL nats/example), distortion (reconstruction loss at z ~ q(z|x)), active units and the
-Spearman rho of the property head against the holdout labels, plus ``designer analyze`` of each run
+Spearman rho of the property head against the holdout labels, the diversity of 500 prior decodes,
+plus ``designer analyze`` of each run
 (total correlation, MIG, intervention score; ``<run>/analysis/``). A trained beta is not trained again
 unless ``--force`` (it is measured again: cheap); the results file is rewritten after every beta,
 so a sweep can run in pieces.
@@ -42,6 +43,25 @@ def parse_betas(text: str | None) -> list[float]:
     return betas
 
 
+PRIOR_SAMPLES = 500
+
+
+def prior_diversity(run) -> float:
+    """How different the decodes of ``PRIOR_SAMPLES`` seeded prior draws are: crystals, the fraction
+    of distinct reduced formulas among the valid ones; proteins, the mean number of positions where
+    the most likely sequence differs from the reference. A model whose prior decodes all look alike
+    gives an optimiser nothing to choose from."""
+    if run.config.domain == "crystal":
+        from designer.generate import sample
+
+        structures = [s for s in sample(run, PRIOR_SAMPLES, seed=0).structures if s is not None]
+        return len({s.composition.reduced_formula for s in structures}) / max(len(structures), 1)
+    from designer.generate_protein import sample
+
+    tokens = sample(run, PRIOR_SAMPLES, seed=0).tokens
+    return float((tokens != run.model.plugin.reference.unsqueeze(0)).sum(1).float().mean())
+
+
 def measure(run_dir: Path, beta: float) -> dict:
     """One sweep row from a trained run folder."""
     from designer.analysis.rate_distortion import latent_stats, run_items
@@ -63,7 +83,7 @@ def measure(run_dir: Path, beta: float) -> dict:
         "beta": beta, "rate": st.rate, "distortion": st.distortion, "active_units": int(active.sum()),
         "total_correlation": an.get("total_correlation"), "mig": (an.get("mig") or {}).get("mig"),
         "intervention_score": (an.get("intervention") or {}).get("score"),
-        "property_spearman": rho[0] if rho else None,
+        "property_spearman": rho[0] if rho else None, "prior_diversity": prior_diversity(run),
         "latent_dim": int(st.mu.shape[1]),
         "collapsed": is_collapsed(st.rate, int(active.sum()), int(st.mu.shape[1]), c.min_rate, c.min_active_fraction),
         "distortion_terms": st.distortion_terms,
@@ -145,17 +165,21 @@ def markdown(name: str, rows: list[dict], meta: dict) -> str:
              "Cov_x E[z_j|x] > 0.01; ρ: Spearman of the property head against the holdout labels; TC, MIG and "
              "the intervention score from `designer analyze` on each run, over its active units — "
              "`<run>/analysis/`).", "",
-             "| β | rate (nats) | distortion | active units | property ρ | TC (nats) | MIG | intervention | epochs "
-             "| collapsed |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "| β | rate (nats) | distortion | active units | property ρ | prior diversity | TC (nats) | MIG | "
+             "intervention | epochs | collapsed |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: r["beta"]):
         lines.append(f"| {r['beta']:g} | {fmt(r['rate'], 2)} | {fmt(r['distortion'], 3)} | {r['active_units']}/"
-                     f"{r['latent_dim']} | {fmt(r['property_spearman'], 3)} | {fmt(r.get('total_correlation'), 2)} | "
+                     f"{r['latent_dim']} | {fmt(r['property_spearman'], 3)} | {fmt(r.get('prior_diversity'), 3)} | "
+                     f"{fmt(r.get('total_correlation'), 2)} | "
                      f"{fmt(r.get('mig'), 3)} | {fmt(r.get('intervention_score'), 3)} | {r.get('epochs')} | "
                      f"{'yes' if r['collapsed'] else 'no'} |")
     lines += ["", f"Collapse begins at β = {onset:g}." if onset is not None else "No β in the sweep collapsed.",
-              (f"Recommended for the property head / optimisation: **β = {rec['beta']:g}** (ρ = "
+              (f"Recommended for the property head: **β = {rec['beta']:g}** (ρ = "
                f"{rec['property_spearman']:.3f}, {rec['active_units']} active units)." if rec else
                "No β is recommended (every run collapsed or had no property head)."),
+              "Prior diversity (crystals: distinct formulas among 500 prior decodes; proteins: mean substitutions "
+              "of the most likely decode from the reference) tells whether the latent still feeds an optimiser "
+              "varied candidates: a β can keep the head's ρ while its decodes all look alike.",
               "", f"Plot: `{meta['plot']}`.", ""]
     return "\n".join(lines)
 
