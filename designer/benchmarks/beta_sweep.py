@@ -12,8 +12,9 @@ unless ``--force`` (it is measured again: cheap); the results file is rewritten 
 so a sweep can run in pieces.
 
 Collapse: the training-time rule (rate < ``loss.collapse.min_rate`` nats, default 2; optionally
-fewer than ``loss.collapse.min_active_fraction`` x d active units). Recommendation: among betas that did not
-collapse, the one with the best property Spearman (within 0.01 of the best, the largest beta:
+fewer than ``loss.collapse.min_active_fraction`` x d active units). Recommendation: among betas that
+did not collapse and whose prior decodes are still varied (at least a tenth of the sweep's best
+diversity), the one with the best property Spearman (within 0.01 of the best, the largest beta:
 a smoother, more organised latent for the optimiser at no cost to the head).
 """
 
@@ -44,6 +45,7 @@ def parse_betas(text: str | None) -> list[float]:
 
 
 PRIOR_SAMPLES = 500
+MIN_DIVERSITY_SHARE = 0.1  # GFP at beta 0.1 kept the head's rho but decoded the wild type from every prior draw
 
 
 def prior_diversity(run) -> float:
@@ -94,7 +96,13 @@ def measure(run_dir: Path, beta: float) -> dict:
 
 
 def recommend(rows: list[dict]) -> dict | None:
+    """The beta to train with: not collapsed, prior decodes still varied (diversity at least
+    ``MIN_DIVERSITY_SHARE`` of the sweep's most diverse run), and the best property head (within
+    0.01 of the best: the larger beta, a smoother latent)."""
     alive = [r for r in rows if not r["collapsed"] and r.get("property_spearman") is not None]
+    div = [r.get("prior_diversity") for r in alive if r.get("prior_diversity") is not None]
+    if div:
+        alive = [r for r in alive if (r.get("prior_diversity") or 0.0) >= MIN_DIVERSITY_SHARE * max(div)]
     if not alive:
         return None
     best = max(r["property_spearman"] for r in alive)
@@ -174,9 +182,11 @@ def markdown(name: str, rows: list[dict], meta: dict) -> str:
                      f"{fmt(r.get('mig'), 3)} | {fmt(r.get('intervention_score'), 3)} | {r.get('epochs')} | "
                      f"{'yes' if r['collapsed'] else 'no'} |")
     lines += ["", f"Collapse begins at β = {onset:g}." if onset is not None else "No β in the sweep collapsed.",
-              (f"Recommended for the property head: **β = {rec['beta']:g}** (ρ = "
-               f"{rec['property_spearman']:.3f}, {rec['active_units']} active units)." if rec else
-               "No β is recommended (every run collapsed or had no property head)."),
+              (f"Recommended: **β = {rec['beta']:g}** (ρ = {rec['property_spearman']:.3f}, "
+               f"{rec['active_units']} active units, prior diversity {fmt(rec.get('prior_diversity'), 3)}): the best "
+               "property head among the betas that did not collapse and whose prior decodes stay varied (at least "
+               "a tenth of the sweep's best diversity; within 0.01 of the best ρ, the larger β)." if rec else
+               "No β is recommended (every run collapsed, lost its diversity or had no property head)."),
               "Prior diversity (crystals: distinct formulas among 500 prior decodes; proteins: mean substitutions "
               "of the most likely decode from the reference) tells whether the latent still feeds an optimiser "
               "varied candidates: a β can keep the head's ρ while its decodes all look alike.",
