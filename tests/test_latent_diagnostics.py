@@ -218,3 +218,13 @@ def test_analyze_a_crystal_run_names_site_factors_and_interpolates_between_two_c
     assert (tmp_path / "run" / "analysis" / "prototype.cif").exists() or r["prototype"]["formula"] is None
     missing = cli("analyze", tmp_path / "run", "--between", tmp_path / "nope.cif", "--between", tmp_path / "b.cif")
     assert missing.code == 2 and "nope.cif" in missing.err
+
+
+def test_analyze_a_model_with_a_single_live_dimension(healthy_run, tmp_path, cli):
+    path = _dead_dims_model(healthy_run[0], [0, 1, 2, 3, 4, 5, 7], tmp_path / "one.pt")
+    res = cli("analyze", str(path), "--out", str(tmp_path / "an"))
+    assert res.code == 0, res
+    r = json.loads((tmp_path / "an" / "analysis.json").read_text())
+    assert r["active_unit_dims"] == [6] and r["traversal_dims"] == [6]
+    assert r["mig"] is None and r["intervention"] is None and r["total_correlation"] is None
+    assert "analysis.md" in r["files"]

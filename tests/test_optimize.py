@@ -246,3 +246,31 @@ def test_a_slightly_larger_copy_of_a_training_crystal_is_a_duplicate_in_the_desi
     other = next(s for s in tiny_structures if s.composition.reduced_formula not in
                  {t.composition.reduced_formula for t in train})
     assert space.key(other) == crystal_key(other)
+
+
+def test_crystal_propose_twice_never_repeats_an_earlier_proposal(tiny_run, cli, tmp_path):
+    import csv
+    import shutil
+
+    import yaml
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    assert cfg["domain"] == "crystal"
+    first = cli("propose", run, "-q", "3", "--out", tmp_path / "b1")
+    assert first.code == 0, first
+    second = cli("propose", run, "-q", "3", "--out", tmp_path / "b2")
+    assert second.code == 0, second
+    from designer.design.spaces import CrystalSpace
+    from designer.runs import load_run
+    from pymatgen.core import Structure
+
+    def structures(folder):
+        rows = list(csv.DictReader(open(folder / "candidates.csv")))
+        return [Structure.from_file(folder / r["file"]) for r in rows]
+
+    space = CrystalSpace(load_run(run))
+    a, b = structures(tmp_path / "b1"), structures(tmp_path / "b2")
+    space.remember(a, [("first", i) for i in range(len(a))])
+    assert all(space.key(s)[0] != "first" for s in b)  # no second-batch crystal matches a first-batch one

@@ -137,11 +137,13 @@ def _interpolation(run: Run, mu: torch.Tensor, y: np.ndarray, between: tuple[str
         ends: tuple = tuple(between)
     else:
         lab = np.flatnonzero(np.isfinite(y[:, 0])) if y.size else np.zeros(0, int)
-        if len(lab) >= 2:
+        if len(lab) >= 2 and np.ptp(y[lab, 0]) > 0:
             a, b = int(lab[np.argmin(y[lab, 0])]), int(lab[np.argmax(y[lab, 0])])
-        else:
+            ends = (f"holdout item {a} (lowest label)", f"holdout item {b} (highest label)")
+        else:  # no labels to order by
             a, b = 0, min(1, len(mu) - 1)
-        za, zb, ends = mu[a], mu[b], (f"holdout item {a} (lowest label)", f"holdout item {b} (highest label)")
+            ends = (f"holdout item {a}", f"holdout item {b}")
+        za, zb = mu[a], mu[b]
     alphas = np.linspace(0, 1, INTERPOLATION_STEPS)
     z = torch.stack([(1 - t) * za.float() + t * zb.float() for t in alphas])
     return [{"alpha": float(t), **row} for t, row in zip(alphas, _decode_rows(run, z))], ends
@@ -197,7 +199,7 @@ def analyze(run_ref: str | Path, out: Path | None = None, n_max: int = 2000, see
                               if len(act_idx) >= 2 else None),
         "factors": fnames,
     }
-    if act_idx:
+    if len(act_idx) >= 2:  # with one active unit MIG is undefined and every change is "concentrated"
         results["mig"] = dis.mutual_information_gap(codes[:, act_idx], F)
         results["mig"]["top_dim"] = [act_idx[j] if j is not None else None for j in results["mig"]["top_dim"]]
         results["mig"]["factors"] = fnames
@@ -227,7 +229,10 @@ def analyze(run_ref: str | Path, out: Path | None = None, n_max: int = 2000, see
     if results["correlations"]:
         plots.correlations(results["correlations"], sorted(act_idx, key=lambda j: -kl[j])[:16], fnames,
                            out / "correlations.png")
-    results["files"] = sorted(p.name for p in out.iterdir() if p.is_file() and p.name != "analysis.json")
+    written = ["analysis.json", "analysis.md", "kl_per_dim.png", "traversals.png", "traversals.csv", "interpolation.png",
+               "interpolation.csv", *(["correlations.png"] if results["correlations"] else []),
+               *([results["prototype"]["file"]] if results["prototype"].get("file") else [])]
+    results["files"] = written
     results = clean(results)
     atomic_write_text(out / "analysis.json", json.dumps(results, indent=2) + "\n")
     atomic_write_text(out / "analysis.md", markdown(results, trav, interp, domain))

@@ -49,19 +49,23 @@ MIN_DIVERSITY_SHARE = 0.1  # GFP at beta 0.1 kept the head's rho but decoded the
 
 
 def prior_diversity(run) -> float:
-    """How different the decodes of ``PRIOR_SAMPLES`` seeded prior draws are: crystals, the fraction
-    of distinct reduced formulas among the valid ones; proteins, the mean number of positions where
-    the most likely sequence differs from the reference. A model whose prior decodes all look alike
-    gives an optimiser nothing to choose from."""
+    """How different the decodes of ``PRIOR_SAMPLES`` seeded prior draws are: crystals, distinct
+    reduced formulas of the valid decodes per draw; proteins, distinct sequences per draw times their
+    mean number of substitutions from the reference (500 copies of one 10-mutation variant score
+    0.02, not 10). A model whose prior decodes all look alike gives an optimiser nothing to choose
+    from."""
     if run.config.domain == "crystal":
         from designer.generate import sample
+        from designer.metrics import structure_validity
 
-        structures = [s for s in sample(run, PRIOR_SAMPLES, seed=0).structures if s is not None]
-        return len({s.composition.reduced_formula for s in structures}) / max(len(structures), 1)
+        structures = [s for s in sample(run, PRIOR_SAMPLES, seed=0).structures
+                      if s is not None and structure_validity(s)]
+        return len({s.composition.reduced_formula for s in structures}) / PRIOR_SAMPLES
     from designer.generate_protein import sample
 
     tokens = sample(run, PRIOR_SAMPLES, seed=0).tokens
-    return float((tokens != run.model.plugin.reference.unsqueeze(0)).sum(1).float().mean())
+    distinct = len({tuple(t) for t in tokens.tolist()}) / PRIOR_SAMPLES
+    return distinct * float((tokens != run.model.plugin.reference.unsqueeze(0)).sum(1).float().mean())
 
 
 def measure(run_dir: Path, beta: float) -> dict:
@@ -187,8 +191,8 @@ def markdown(name: str, rows: list[dict], meta: dict) -> str:
                "property head among the betas that did not collapse and whose prior decodes stay varied (at least "
                "a tenth of the sweep's best diversity; within 0.01 of the best ρ, the larger β)." if rec else
                "No β is recommended (every run collapsed, lost its diversity or had no property head)."),
-              "Prior diversity (crystals: distinct formulas among 500 prior decodes; proteins: mean substitutions "
-              "of the most likely decode from the reference) tells whether the latent still feeds an optimiser "
+              "Prior diversity (crystals: distinct formulas of the valid decodes per prior draw, 500 draws; "
+              "proteins: distinct decodes per draw x their mean substitutions from the reference) tells whether the latent still feeds an optimiser "
               "varied candidates: a β can keep the head's ρ while its decodes all look alike.",
               "", f"Plot: `{meta['plot']}`.", ""]
     return "\n".join(lines)

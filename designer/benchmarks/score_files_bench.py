@@ -28,10 +28,17 @@ DEFAULT = Path(__file__).parents[3] / "shared" / "datasets" / "mattergen_cifs" /
 
 
 def _cif_files(path: Path, tmp: Path) -> list[Path]:
-    if path.suffix == ".zip":
-        with zipfile.ZipFile(path) as z:
-            z.extractall(tmp)
+    if path.is_file() and path.suffix.lower() == ".cif":
+        return [path]
+    if path.suffix.lower() == ".zip":
+        try:
+            with zipfile.ZipFile(path) as z:
+                z.extractall(tmp)
+        except zipfile.BadZipFile:
+            raise DataError(f"{path}: not a readable zip archive") from None
         path = tmp
+    if not path.is_dir():
+        raise DataError(f"{path}: give a folder of CIFs, a .zip of them or one .cif file")
     files = sorted(p for p in path.rglob("*") if p.suffix.lower() == ".cif")
     if not files:
         raise DataError(f"{path}: no .cif files found")
@@ -50,7 +57,7 @@ def run(samples: Path | None = None, out: Path | None = None, console: Console |
     out = Path(out or "results/scorecard_mattergen.json")
     with tempfile.TemporaryDirectory() as tmp:
         files = _cif_files(src, Path(tmp))
-        root = Path(tmp) if src.suffix == ".zip" else src
+        root = Path(tmp) if src.suffix.lower() == ".zip" else (src.parent if src.is_file() else src)
         t0 = time.time()
         items = []
         for f in files:  # one file at a time: ids are the relative paths (stems repeat across folders)

@@ -93,8 +93,14 @@ def propose(run_arg: str, q: int, out: Path, cfg=None, seed: int | None = None, 
         log(f"using the fine-tuned property head {head_file}")
     box = latent_box(known.mu)
     keys = set(known.keys) | {tuple(k) if isinstance(k, list) else k for k in (p["key"] for p in state["proposals"])}
-    if hasattr(space, "remember"):  # crystals: a repeat of a training structure is a duplicate
+    if hasattr(space, "remember"):  # crystals: a repeat of a training structure or an earlier proposal is a duplicate
         space.remember(known.items, known.keys)
+        earlier = [p for p in state["proposals"] if p.get("z") is not None]
+        if earlier:
+            from designer.generate import decode_latents
+
+            decoded = decode_latents(run, torch.tensor([p["z"] for p in earlier], dtype=torch.float32)).structures
+            space.remember(decoded, [tuple(p["key"]) if isinstance(p["key"], list) else p["key"] for p in earlier])
     names = objective.properties
     obs = [o for o in state["observations"] if all(math.isfinite(o["values"].get(n, math.nan)) for n in names)]
     mean, _ = space.predict(known.mu)

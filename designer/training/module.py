@@ -22,10 +22,14 @@ def collapse_message(rate: float, active: int, latent_dim: int, epoch: int, cfg:
     fewer than ``loss.collapse.min_active_fraction`` x d units are active (Cov_x E[z_j|x] > 0.01;
     off by default, see ``designer.models.vae.is_collapsed``).
     """
-    c = cfg.loss.collapse
-    if not is_collapsed(rate, active, latent_dim, c.min_rate, c.min_active_fraction):
+    c, cap = cfg.loss.collapse, cfg.loss.capacity
+    min_rate = c.min_rate if cap is None else min(c.min_rate, 0.5 * cap.max_nats)  # capacity asks for its own rate
+    if not is_collapsed(rate, active, latent_dim, min_rate, c.min_active_fraction):
         return None
     how = f"rate {rate:.3g} nats, {active}/{latent_dim} active units at epoch {epoch}"
+    if cap is not None:
+        return (f"posterior collapse ({how}) under capacity annealing to {cap.max_nats:g} nats: raise "
+                "loss.capacity.weight so the rate follows its target, or loss.capacity.max_nats")
     return (f"posterior collapse ({how}, loss.beta={cfg.loss.beta:g}): the latent carries almost no information. "
             "Remedies: lower loss.beta, or set loss.free_bits: 0.1 (nats per dim), "
             "loss.schedule: {kind: cyclical} or {kind: linear, warmup_epochs: 20}, "
@@ -99,11 +103,13 @@ class LitBetaVAE(L.LightningModule):
         self._kl_sum, self._kl_count = None, 0
 
     def _check_collapse(self, rate: float) -> None:
-        if self.collapse_warning is not None or not self.active_history:
+        if self.collapse_warning is not None:
             return
         if self.current_epoch + 1 < max(1.0, self._ramp_epochs()):
             return
-        msg = collapse_message(rate, self.active_history[-1], self.model.latent_dim, self.current_epoch, self.cfg)
+        # without a holdout the active units are unknown: only the rate is judged
+        active = self.active_history[-1] if self.active_history else self.model.latent_dim
+        msg = collapse_message(rate, active, self.model.latent_dim, self.current_epoch, self.cfg)
         if msg is not None:
             self.collapse_warning = msg
             warnings.warn(msg, PosteriorCollapseWarning, stacklevel=2)
