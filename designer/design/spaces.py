@@ -24,32 +24,29 @@ class CrystalSpace:
         self.constraints = constraints or ConstraintsConfig()
         self.latent_dim = run.model.latent_dim
         self.property_names = list(run.config.data.properties)
-        self._seen: dict[str, list[tuple]] = {}  # reduced formula -> [(key, structure)] known or decoded
-        self._matcher = None
+        self._index = None  # designer.metrics.StructureIndex of known and decoded structures -> their keys
+
+    def _structures(self):
+        if self._index is None:
+            from designer.metrics import StructureIndex
+
+            self._index = StructureIndex()
+        return self._index
 
     def remember(self, structures: list, keys: list) -> None:
         """Structures (training data, earlier proposals) whose repeats take their key."""
         for s, k in zip(structures, keys):
             if s is not None:
-                self._seen.setdefault(s.composition.reduced_formula, []).append((k, s))
+                self._structures().add(s, k)
 
     def key(self, s) -> tuple:
         """The deduplication key: that of a remembered or earlier-decoded structure it matches
         (same reduced formula, StructureMatcher as the novelty check: a slightly larger copy of a
         cell is the same candidate), else ``crystal_key``."""
-        if self._matcher is None:
-            from pymatgen.analysis.structure_matcher import StructureMatcher
-
-            self._matcher = StructureMatcher(ltol=0.2, stol=0.3, angle_tol=5)
-        group = self._seen.setdefault(s.composition.reduced_formula, [])
-        for k, t in group:
-            try:
-                if self._matcher.fit(t, s):
-                    return k
-            except Exception:  # a degenerate cell matches nothing
-                continue
-        k = crystal_key(s)
-        group.append((k, s))
+        k = self._structures().find(s)
+        if k is None:
+            k = crystal_key(s)
+            self._structures().add(s, k)
         return k
 
     def encode(self, structures: list) -> Tensor:

@@ -178,6 +178,39 @@ def _novelty_uniqueness_group(task) -> tuple[list[bool], list[bool]]:
     return novel, [g == 1 for g in group_size]
 
 
+class StructureIndex:
+    """Labelled structures grouped by reduced formula; ``find`` returns the label of the first stored
+    structure that the novelty matcher (``NOVELTY_MATCHER``, volumes scaled) calls the same, or None.
+
+    Structures are reduced once, when first compared, so remembering a whole training set is cheap.
+    """
+
+    def __init__(self):
+        self._groups: dict[str, list[list]] = defaultdict(list)  # formula -> [[label, structure, reduced]]
+        self._matcher = _matcher(**NOVELTY_MATCHER)
+
+    def add(self, structure: Structure, label) -> None:
+        f = _formula(structure)
+        if f is not None:
+            self._groups[f].append([label, structure, None])
+
+    def find(self, structure: Structure):
+        f = _formula(structure)
+        if f not in self._groups:
+            return None
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore")
+            r = _reduce(self._matcher, structure)
+            if r is None:
+                return None
+            for entry in self._groups[f]:
+                if entry[2] is None:
+                    entry[2] = _reduce(self._matcher, entry[1]) or False
+                if entry[2] is not False and _fit(self._matcher, entry[2], r):
+                    return entry[0]
+        return None
+
+
 def _formula(s: Structure) -> str | None:
     try:
         return s.composition.reduced_formula

@@ -24,6 +24,7 @@ from designer.metrics._coverage import (
 from designer.metrics._matching import (
     NOVELTY_MATCHER,
     RECON_MATCHER,
+    StructureIndex,
     match_structures,
     novelty_uniqueness,
     reconstruction_metrics,
@@ -36,6 +37,7 @@ __all__ = [
     "DESCRIPTIONS",
     "NOVELTY_MATCHER",
     "RECON_MATCHER",
+    "StructureIndex",
     "comp_scaler",
     "composition_validity",
     "coverage",

@@ -110,34 +110,22 @@ def duplicates(items: list, domain: str, order) -> list[int | None]:
     chemist. Proteins: the same sequence (gaps removed).
     """
     out: list[int | None] = [None] * len(items)
-    firsts: dict = {}
-    matcher = None
-    for i in order:
-        item = items[i]
-        if item is None:
-            continue
-        if domain != "crystal":
-            key = item.replace("-", "")
-            if key in firsts:
-                out[i] = firsts[key]
-            else:
-                firsts[key] = i
-            continue
-        if matcher is None:
-            from pymatgen.analysis.structure_matcher import StructureMatcher
+    if domain == "crystal":
+        from designer.metrics import StructureIndex
 
-            matcher = StructureMatcher(ltol=0.2, stol=0.3, angle_tol=5)
-        group = firsts.setdefault(item.composition.reduced_formula, [])
-        for j in group:
-            try:
-                same = matcher.fit(items[j], item)
-            except Exception:  # a degenerate cell: not a match
-                same = False
-            if same:
-                out[i] = j
-                break
-        else:
-            group.append(i)
+        index = StructureIndex()
+        for i in order:
+            if items[i] is not None:
+                out[i] = index.find(items[i])
+                if out[i] is None:
+                    index.add(items[i], i)
+        return out
+    firsts: dict[str, int] = {}
+    for i in order:
+        if items[i] is not None:
+            key = items[i].replace("-", "")
+            out[i] = firsts.get(key)
+            firsts.setdefault(key, i)
     return out
 
 
