@@ -113,7 +113,8 @@ class BetaVAE(nn.Module):
 
         Returns a dict with ``loss`` (the objective), ``elbo_loss`` (recon + KL at beta = 1 is not
         used; this is recon + ``beta`` KL without free bits, for model selection), ``recon``,
-        ``kl``, ``kl_per_dim`` (d), each named reconstruction term and ``property`` when a head exists.
+        ``kl``, ``kl_per_dim`` (d), ``mu`` (batch x d, detached), each named reconstruction term and
+        ``property`` when a head exists.
         """
         mu, logvar = self.encode(batch)
         z = self.reparameterize(mu, logvar) if sample else mu
@@ -123,7 +124,7 @@ class BetaVAE(nn.Module):
         kl = kl_per_dim(mu, logvar)
         kl_total = kl.sum(1).mean()
         out = {k: v.mean().detach() for k, v in terms.items()}
-        out.update(recon=recon, kl=kl_total, kl_per_dim=kl.mean(0).detach())
+        out.update(recon=recon, kl=kl_total, kl_per_dim=kl.mean(0).detach(), mu=mu.detach())
         if capacity is not None:
             objective = recon + capacity[1] * (kl_total - capacity[0]).abs()
         else:

@@ -125,19 +125,13 @@ class LitBetaVAE(L.LightningModule):
         self.active_history = list(checkpoint.get("active_history", []))
 
     def validation_step(self, batch, batch_idx):
-        cap = self._capacity(final=True)
+        # at the final beta (or C_max), without free bits or sampling, the objective is the selection score
         out = self.model.loss(batch, self.cfg.loss.beta, 0.0, sample=False,
-                              property_weight=self.cfg.loss.property_weight)
+                              property_weight=self.cfg.loss.property_weight, capacity=self._capacity(final=True))
         bs = len(self.model.plugin.targets(batch))
-        if cap is not None:
-            selection = out["recon"] + cap[1] * (out["kl"] - cap[0]).abs()
-        else:
-            selection = out["recon"] + self.cfg.loss.beta * out["kl"]
-        if "property" in out:
-            selection = selection + self.cfg.loss.property_weight * out["property"]
-        self.log("val/selection", selection, batch_size=bs, prog_bar=True)
+        self.log("val/selection", out["loss"], batch_size=bs, prog_bar=True)
         self.log_dict({f"val/{k}": v for k, v in out.items() if v.ndim == 0 and k != "loss"}, batch_size=bs)
-        self._val_mu.append(self.model.encode(batch)[0].detach().cpu())
+        self._val_mu.append(out["mu"].cpu())
 
     def on_validation_epoch_end(self) -> None:
         if self._val_mu:
