@@ -8,8 +8,6 @@ and interpolation tables as CSV.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 
@@ -18,7 +16,8 @@ import torch
 from rich.console import Console
 
 from designer.analysis import disentanglement as dis
-from designer.analysis.factors import crystal_factors, mutation_intervention, protein_factors, strain_intervention
+from designer.analysis.factors import (crystal_factors, lattice_constant, mutation_intervention, protein_factors,
+                                      strain_intervention)
 from designer.analysis.rate_distortion import latent_stats
 from designer.benchmarks.report import clean, fmt
 from designer.io.atomic import atomic_write_text
@@ -74,8 +73,7 @@ def _decode_rows(run: Run, z: torch.Tensor) -> list[dict]:
         for i, s in enumerate(dec.structures):
             row = {"formula": s.composition.reduced_formula if s is not None else None,
                    "num_atoms": len(s) if s is not None else None,
-                   "lattice_constant": float((s.volume / s.composition.get_reduced_composition_and_factor()[1]) ** (1 / 3))
-                   if s is not None else None, "structure": s}
+                   "lattice_constant": lattice_constant(s) if s is not None else None, "structure": s}
             row.update({f"pred_{n}": float(dec.properties[i, j]) for j, n in enumerate(names) if dec.properties.size})
             rows.append(row)
         return rows
@@ -103,18 +101,19 @@ def mutation_probabilities(run: Run, z: torch.Tensor) -> np.ndarray:
     return (1.0 - p_ref).numpy()
 
 
-def _traversals(run: Run, mu: torch.Tensor, dims: list[int]) -> tuple[list[dict], torch.Tensor]:
-    """Decode along each of ``dims`` from the holdout's mean latent, over its 2nd..98th percentile."""
-    base = mu.mean(0)
-    out = []
+def _traversals(run: Run, mu: torch.Tensor, dims: list[int]) -> list[dict]:
+    """Decode along each of ``dims`` from the holdout's mean latent, over its 2nd..98th percentile
+    (one batched decode)."""
+    zs, meta = [], []
     for j in dims:
         lo, hi = np.quantile(mu[:, j].numpy(), [0.02, 0.98])
         ts = np.linspace(lo, hi, TRAVERSAL_STEPS)
-        z = base.repeat(len(ts), 1)
+        z = mu.mean(0).repeat(len(ts), 1)
         z[:, j] = torch.as_tensor(ts, dtype=z.dtype)
-        for t, row in zip(ts, _decode_rows(run, z)):
-            out.append({"dim": j, "value": float(t), **row})
-    return out, base
+        zs.append(z)
+        meta += [(j, float(t)) for t in ts]
+    rows = _decode_rows(run, torch.cat(zs)) if zs else []
+    return [{"dim": j, "value": t, **row} for (j, t), row in zip(meta, rows)]
 
 
 def _between_latents(run: Run, between: tuple[str, str] | None):
@@ -172,16 +171,9 @@ def analyze(run_ref: str | Path, out: Path | None = None, n_max: int = 2000, see
 
     if domain == "crystal":
         fnames, F = crystal_factors(raw, st.y, names)
-        from designer.design.spaces import CrystalSpace
-
-        delta = strain_intervention(CrystalSpace(run), raw)
         intervention_factor = "lattice_constant (1% isotropic strain)"
     else:
-        from designer.data.protein_dataset import GAP_INDEX
-        from designer.generate_protein import encode
-
         fnames, F = protein_factors(raw, run.model.plugin.reference, st.y, names)
-        delta = mutation_intervention(lambda t: encode(run, t)[0], raw, GAP_INDEX, seed)
         intervention_factor = "one extra random substitution"
 
     varying = [k for k in range(F.shape[1]) if len(np.unique(F[np.isfinite(F[:, k]), k])) > 1]
@@ -203,7 +195,8 @@ def analyze(run_ref: str | Path, out: Path | None = None, n_max: int = 2000, see
         results["mig"] = dis.mutual_information_gap(codes[:, act_idx], F)
         results["mig"]["top_dim"] = [act_idx[j] if j is not None else None for j in results["mig"]["top_dim"]]
         results["mig"]["factors"] = fnames
-        results["intervention"] = {"factor": intervention_factor, **dis.intervention_score(delta, dims=act_idx)}
+        results["intervention"] = {"factor": intervention_factor,
+                                   **dis.intervention_score(_intervention(run, raw, mu, seed), dims=act_idx)}
         corr = dis.factor_correlations(codes, F, fnames, dims=act_idx)
         results["correlations"] = corr
         results["best_dim_per_factor"] = dis.best_dim_per_factor(corr)
@@ -212,7 +205,7 @@ def analyze(run_ref: str | Path, out: Path | None = None, n_max: int = 2000, see
 
     # traversals, prototype, interpolation
     order = sorted(act_idx or range(mu.shape[1]), key=lambda j: -kl[j])[:TRAVERSAL_DIMS]
-    trav, base = _traversals(run, mu, order)
+    trav = _traversals(run, mu, order)
     proto = _decode_rows(run, torch.zeros(1, mu.shape[1]))[0]
     interp, ends = _interpolation(run, mu, st.y, between, given)
     results["traversal_dims"] = order
@@ -224,7 +217,7 @@ def analyze(run_ref: str | Path, out: Path | None = None, n_max: int = 2000, see
     from designer.analysis import plots
 
     plots.kl_bars(kl, active, out / "kl_per_dim.png", run.config.name)
-    plots.traversals(trav, order, domain, names, out / "traversals.png", base_rows=None)
+    plots.traversals(trav, order, domain, names, out / "traversals.png")
     plots.interpolation(interp, domain, names, out / "interpolation.png")
     if results["correlations"]:
         plots.correlations(results["correlations"], sorted(act_idx, key=lambda j: -kl[j])[:16], fnames,
@@ -240,6 +233,18 @@ def analyze(run_ref: str | Path, out: Path | None = None, n_max: int = 2000, see
     return results
 
 
+def _intervention(run: Run, raw, mu: torch.Tensor, seed: int):
+    """``n x d`` latent change of the holdout under the domain's one-factor intervention."""
+    if run.config.domain == "crystal":
+        from designer.design.spaces import CrystalSpace
+
+        return strain_intervention(CrystalSpace(run), raw, mu)
+    from designer.data.protein_dataset import GAP_INDEX
+    from designer.generate_protein import encode
+
+    return mutation_intervention(lambda t: encode(run, t)[0], raw, mu, GAP_INDEX, seed)
+
+
 def _prototype(run: Run, row: dict, out: Path) -> dict:
     names = list(run.config.data.properties)
     pred = {n: row.get(f"pred_{n}") for n in names}
@@ -252,11 +257,8 @@ def _prototype(run: Run, row: dict, out: Path) -> dict:
         atomic_write_text(out / "prototype.cif", str(CifWriter(s)))
         return {"formula": row["formula"], "lattice_constant": row["lattice_constant"], "predicted": pred,
                 "file": "prototype.cif"}
-    from designer.generate_protein import reference_sequence
-
     seq = row["sequence"].replace("-", "")
-    ref = reference_sequence(run)
-    subs = sum(a != b for a, b in zip(row["sequence"], _aligned_reference(run))) if ref else None
+    subs = sum(a != b for a, b in zip(row["sequence"], _aligned_reference(run)))
     desc = " ".join(f"pred_{n}={v:.4g}" for n, v in pred.items() if v is not None)
     atomic_write_text(out / "prototype.fasta", f">prototype z=0 substitutions={subs} {desc}\n{seq}\n")
     return {"sequence": seq, "substitutions_from_reference": subs, "predicted": pred, "file": "prototype.fasta"}
@@ -277,14 +279,11 @@ def _moving_positions(steps: list[dict], k: int = 5) -> str:
 
 
 def _write_table(path: Path, rows: list[dict]) -> None:
-    skip = {"structure", "mutation_prob"}
-    keys = [k for k in (rows[0] if rows else {}) if k not in skip]
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: (f"{v:.5g}" if isinstance(v, float) else v) for k, v in r.items() if k not in skip})
-    atomic_write_text(path, buf.getvalue())
+    """CSV of decode rows (the structures and per-position probabilities left out)."""
+    from designer.io.crystal_files import write_table
+
+    write_table([{k: (f"{v:.5g}" if isinstance(v, float) else v) for k, v in r.items()
+                  if k not in ("structure", "mutation_prob")} for r in rows], path)
 
 
 def markdown(r: dict, trav: list[dict], interp: list[dict], domain: str) -> str:

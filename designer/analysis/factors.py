@@ -41,13 +41,18 @@ def _site_factors(structure) -> dict[str, float]:
     return out
 
 
+def lattice_constant(structure) -> float:
+    """(Volume per formula unit)^(1/3), in Å: the cubic perovskite's a."""
+    z = structure.composition.get_reduced_composition_and_factor()[1]
+    return float((structure.volume / z) ** (1 / 3))
+
+
 def crystal_factors(structures: list, properties: np.ndarray, property_names: list[str]) -> tuple[list[str], np.ndarray]:
     """``(names, n x k)`` known factors of ``structures`` (NaN where a factor does not apply)."""
     rows = []
     for s in structures:
         f = _site_factors(s)
-        z = s.composition.get_reduced_composition_and_factor()[1]
-        f["lattice_constant"] = float((s.volume / z) ** (1 / 3))
+        f["lattice_constant"] = lattice_constant(s)
         f["mean_electronegativity"] = float(s.composition.average_electroneg)
         f["num_atoms"] = float(len(s))
         rows.append(f)
@@ -70,18 +75,20 @@ def protein_factors(tokens, reference, properties: np.ndarray, property_names: l
     return ["substitutions", "net_charge", *property_names], np.concatenate([mat, properties.reshape(len(tok), -1)], 1)
 
 
-def strain_intervention(space, structures: list, strain: float = 0.01):
-    """``n x d`` change of the posterior mean when each structure is strained isotropically by ``strain``."""
+def strain_intervention(space, structures: list, mu, strain: float = 0.01):
+    """``n x d`` change of the posterior mean (``mu``: the unstrained structures' ``n x d``) when each
+    structure is strained isotropically by ``strain``."""
     strained = []
     for s in structures:
         t = s.copy()
         t.scale_lattice(s.volume * (1 + strain) ** 3)
         strained.append(t)
-    return (space.encode(strained) - space.encode(structures)).numpy()
+    return (space.encode(strained) - mu).numpy()
 
 
-def mutation_intervention(encode, tokens, n_residue_types: int, seed: int = 0):
-    """``n x d`` change of the posterior mean after one extra random substitution per sequence.
+def mutation_intervention(encode, tokens, mu, n_residue_types: int, seed: int = 0):
+    """``n x d`` change of the posterior mean (``mu``: the unchanged sequences') after one extra random
+    substitution per sequence.
 
     ``encode``: ``n x L`` tokens -> ``n x d`` means; ``tokens`` below ``n_residue_types`` are
     residues (gaps and unknowns are left alone); the new residue differs from the old one.
@@ -97,4 +104,4 @@ def mutation_intervention(encode, tokens, n_residue_types: int, seed: int = 0):
         p = int(rng.choice(ok))
         choices = [a for a in range(n_residue_types) if a != int(tokens[i, p])]
         mutated[i, p] = int(rng.choice(choices))
-    return (encode(mutated) - encode(tokens)).numpy()
+    return (encode(mutated) - mu).numpy()

@@ -37,7 +37,7 @@ def kl_bars(kl: np.ndarray, active: np.ndarray, path: Path, name: str) -> None:
     _save(fig, path)
 
 
-def traversals(rows: list[dict], dims: list[int], domain: str, names: list[str], path: Path, base_rows=None) -> None:
+def traversals(rows: list[dict], dims: list[int], domain: str, names: list[str], path: Path) -> None:
     """Crystals: lattice constant and predicted property along each traversed dimension (formulas written
     where they change). Proteins: the decoder's substitution probability at the positions it changes most."""
     plt = _plt()
