@@ -69,32 +69,26 @@ def prior_diversity(run) -> float:
 
 
 def measure(run_dir: Path, beta: float) -> dict:
-    """One sweep row from a trained run folder."""
-    from designer.analysis.rate_distortion import latent_stats, run_items
+    """One sweep row from a trained run folder: ``designer analyze`` of its whole holdout (written to
+    ``<run>/analysis/``) plus the diversity of its prior decodes."""
+    from designer.analysis.analyze import analyze
+    from designer.models.vae import is_collapsed
     from designer.runs import load_run
 
     run = load_run(run_dir)
-    domain, items = run_items(run, "holdout")
-    st = latent_stats(run.model, items, domain)
+    an = analyze(run_dir, out=run_dir / "analysis", n_max=10**9, console=Console(stderr=True, quiet=True))
     summary = json.loads((run_dir / "summary.json").read_text()) if (run_dir / "summary.json").exists() else {}
     c = run.config.loss.collapse
-    from designer.models.vae import is_collapsed
-
-    active = st.active
-    rho = st.property_spearman()
-    from designer.analysis.analyze import analyze
-
-    an = analyze(run_dir, out=run_dir / "analysis", n_max=1000, console=Console(stderr=True, quiet=True))
+    rho = list(an["property_spearman"].values())
     return {
-        "beta": beta, "rate": st.rate, "distortion": st.distortion, "active_units": int(active.sum()),
+        "beta": beta, "rate": an["rate"], "distortion": an["distortion"], "active_units": an["active_units"],
         "total_correlation": an.get("total_correlation"), "mig": (an.get("mig") or {}).get("mig"),
         "intervention_score": (an.get("intervention") or {}).get("score"),
         "property_spearman": rho[0] if rho else None, "prior_diversity": prior_diversity(run),
-        "latent_dim": int(st.mu.shape[1]),
-        "collapsed": is_collapsed(st.rate, int(active.sum()), int(st.mu.shape[1]), c.min_rate, c.min_active_fraction),
-        "distortion_terms": st.distortion_terms,
-        "kl_per_dim": [round(float(v), 4) for v in st.kl_per_dim],
-        "holdout_rows": len(st.mu), "epochs": summary.get("epochs"), "train_minutes": summary.get("minutes"),
+        "latent_dim": an["latent_dim"],
+        "collapsed": is_collapsed(an["rate"], an["active_units"], an["latent_dim"], c.min_rate, c.min_active_fraction),
+        "distortion_terms": an["distortion_terms"], "kl_per_dim": [round(float(v), 4) for v in an["kl_per_dim"]],
+        "holdout_rows": an["holdout_items"], "epochs": summary.get("epochs"), "train_minutes": summary.get("minutes"),
         "collapse_warning": summary.get("collapse_warning"), "run": str(run_dir),
     }
 
