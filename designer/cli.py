@@ -2,6 +2,17 @@
 
 Every user-facing error (bad file, bad config, unknown element ...) is printed as one line on
 stderr and exits with code 2, without a traceback.
+
+Exit codes (of the ``designer`` console script, ``main``):
+
+* 0 — success (also ``--help`` and ``--version``);
+* 1 — an unexpected internal error: a bug, shown with its traceback;
+* 2 — a data or config error (``DesignerError``: a bad input file or row, a pipeline typo, an
+  option value or combination a command refuses): one line on stderr naming what to fix;
+* 64 — a usage error caught by the command-line parser before anything runs (an unknown command
+  or option, a missing argument, a value of the wrong type or out of range, no command at all):
+  EX_USAGE of sysexits.h, so that it is never confused with a data error;
+* 130 — interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -23,6 +34,20 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Inverse design of crystals and proteins: train a beta-VAE, sample, reconstruct, benchmark.")
 console = Console(stderr=True)
 out_console = Console()
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from designer import __version__
+
+        out_console.print(f"designer {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                       help="print `designer <version>` and exit")):
+    pass
 
 
 def progress_bar() -> Progress:
@@ -83,39 +108,18 @@ def sample(
                                     "re-ranking); proteins: allow gaps where the training alignment has none"),
 ):
     """Draw latents from the prior and decode them: one CIF each (crystals) or samples.fasta (proteins), plus samples.csv."""
+    from designer.domains import get_domain
     from designer.runs import load_run
 
     r = load_run(run)
-    if r.config.domain == "protein":
-        return _sample_proteins(r, n, out, seed, temperature, raw_decode)
-    from designer.generate import sample as run_sample
-    from designer.io.crystal_files import write_cif, write_table
-    from designer.metrics import composition_validity, structure_validity
-
+    domain = get_domain(r)
     with progress_bar() as bar:
         task = bar.add_task("decoding", total=n)
-        dec = run_sample(r, n, seed=seed, temperature=temperature, on_batch=lambda k: bar.advance(task, k),
-                         charge_neutral=not raw_decode)
-        rows = []
-        task = bar.add_task("writing CIFs", total=n)
-        width = len(str(n - 1))
-        for i, s in enumerate(dec.structures):
-            sid = f"sample_{i:0{width}d}"
-            row = {"id": sid}
-            if s is not None:
-                write_cif(s, out / f"{sid}.cif")
-                row.update(file=f"{sid}.cif", formula=s.composition.reduced_formula, num_atoms=len(s),
-                           volume=round(s.volume, 4), density=round(s.density, 4),
-                           struct_valid=structure_validity(s), comp_valid=composition_validity(s))
-            else:
-                row.update(file="", struct_valid=False, comp_valid=False)
-            for j, p in enumerate(r.config.data.properties):
-                row[f"pred_{p}"] = round(float(dec.properties[i, j]), 5)
-            rows.append(row)
-            bar.advance(task)
-    write_table(rows, out / "samples.csv")
-    valid = sum(bool(x.get("struct_valid")) and bool(x.get("comp_valid")) for x in rows)
-    out_console.print(f"{n} samples -> {out} ({valid} valid); table: {out / 'samples.csv'}")
+        dec = domain.sample(r, n, seed=seed, temperature=temperature, raw=raw_decode,
+                            on_batch=lambda k: bar.advance(task, k))
+        task = bar.add_task("writing", total=n)
+        message = domain.write_samples(r, dec, out, on_item=lambda: bar.advance(task))
+    out_console.print(message)
 
 
 @app.command()
@@ -127,98 +131,12 @@ def reconstruct(
     raw_decode: bool = typer.Option(False, "--raw-decode", help="crystals: no charge-neutral re-ranking; proteins: allow gaps anywhere"),
 ):
     """Encode each input (posterior mean), decode once, and compare with the input."""
+    from designer.domains import get_domain
     from designer.runs import load_run
 
     r = load_run(run)
-    if r.config.domain == "protein":
-        return _reconstruct_proteins(r, data, out, raw_decode)
-    from designer.generate import read_for_run, reconstruct as run_reconstruct
-    from designer.io.crystal_files import safe_name, write_cif, write_table
-    from designer.metrics import match_structures
-
-    records, graphs = read_for_run(r, data)
-    dec = run_reconstruct(r, graphs, charge_neutral=not raw_decode)
-    rows = []
-    with progress_bar() as bar:
-        task = bar.add_task("matching + writing", total=len(records))
-        for rec, s in zip(records, dec.structures):
-            name = safe_name(rec.id)
-            true = rec.to_structure()
-            rms = match_structures(s, true)
-            row = {"id": rec.id, "file": f"{name}.cif" if s is not None else "",
-                   "formula_in": true.composition.reduced_formula,
-                   "formula_out": s.composition.reduced_formula if s is not None else "",
-                   "match": rms is not None, "rms_dist": None if rms is None else round(rms, 5)}
-            if s is not None:
-                write_cif(s, out / f"{name}.cif")
-            rows.append(row)
-            bar.advance(task)
-    write_table(rows, out / "reconstruct.csv")
-    matched = sum(r_["match"] for r_ in rows)
-    out_console.print(f"{len(rows)} reconstructed -> {out} ({matched} match their input); table: {out / 'reconstruct.csv'}")
-
-
-def _protein_scores(r, dec, i: int, mc: bool) -> dict:
-    scores = {}
-    for j, p in enumerate(r.config.data.properties):
-        scores[f"pred_{p}"] = round(float(dec.properties[i, j]), 5)
-        if mc:
-            scores[f"pred_{p}_std"] = round(float(dec.property_std[i, j]), 5)
-    return scores
-
-
-def _sample_proteins(r, n: int, out: Path, seed: int, temperature: float, raw_decode: bool) -> None:
-    from designer.data.protein_dataset import describe_mutations
-    from designer.generate_protein import reference_sequence, sample as run_sample
-    from designer.io.crystal_files import write_table
-    from designer.io.sequence_files import write_fasta
-    from designer.metrics.protein import edit_distances, sequence_validity
-
-    with progress_bar() as bar:
-        task = bar.add_task("decoding", total=n)
-        dec = run_sample(r, n, seed=seed, temperature=temperature, constrained=not raw_decode, mc_samples=20,
-                         on_batch=lambda k: bar.advance(task, k))
-    seqs = dec.sequences()
-    ref_tokens = r.model.plugin.reference.numpy()
-    valid = sequence_validity(dec.tokens.numpy(), r.model.plugin.gap_allowed.numpy())
-    dist = edit_distances(seqs, reference_sequence(r))
-    base = r.config.data.sequences.index_base if r.config.data.sequences.index_base is not None else 1
-    width = len(str(n - 1))
-    rows, entries = [], []
-    for i, seq in enumerate(seqs):
-        sid = f"sample_{i:0{width}d}"
-        scores = {"valid": bool(valid[i]), "edit_distance_to_reference": int(dist[i]), **_protein_scores(r, dec, i, True)}
-        rows.append({"id": sid, "sequence": seq, "length": len(seq), **scores,
-                     "mutations": describe_mutations(dec.tokens[i].numpy(), ref_tokens, base)})
-        entries.append((sid, seq, scores))
-    write_fasta(entries, out / "samples.fasta")
-    write_table(rows, out / "samples.csv")
-    out_console.print(f"{n} samples -> {out / 'samples.fasta'} ({int(valid.sum())} valid, mean edit distance to the "
-                      f"reference {dist.mean():.1f}); table: {out / 'samples.csv'}")
-
-
-def _reconstruct_proteins(r, data: Path, out: Path, raw_decode: bool) -> None:
-    from designer.generate_protein import read_for_run, reconstruct as run_reconstruct
-    from designer.io.crystal_files import write_table
-    from designer.io.sequence_files import write_fasta
-    from designer.metrics.protein import residue_accuracy
-
-    pset = read_for_run(r, data, properties=[])
-    console.print(pset.report.summary())
-    dec = run_reconstruct(r, pset.tokens, constrained=not raw_decode)
-    true, pred = pset.tokens.numpy(), dec.tokens.numpy()
-    outs = dec.sequences()
-    rows, entries = [], []
-    for i, rec in enumerate(pset.records):
-        acc = residue_accuracy(pred[i:i + 1], true[i:i + 1])
-        scores = {"identity": round(acc, 4), "exact": bool((pred[i] == true[i]).all()), **_protein_scores(r, dec, i, False)}
-        rows.append({"id": rec.id, "input": rec.sequence.replace("-", ""), "output": outs[i], **scores})
-        entries.append((rec.id, outs[i], scores))
-    write_fasta(entries, out / "reconstruct.fasta")
-    write_table(rows, out / "reconstruct.csv")
-    exact = sum(r_["exact"] for r_ in rows)
-    out_console.print(f"{len(rows)} reconstructed -> {out / 'reconstruct.fasta'} ({exact} exactly, mean identity "
-                      f"{np.mean([r_['identity'] for r_ in rows]):.3f}); table: {out / 'reconstruct.csv'}")
+    message = get_domain(r).reconstruct_files(r, data, out, raw=raw_decode, log=lambda m: console.print(m))
+    out_console.print(message)
 
 
 @app.command()
@@ -298,12 +216,13 @@ def score(
     """Score any CIF/FASTA files for synthesis: every file gets a row, broken ones with their reason."""
     from rich.table import Table
 
-    from designer.scoring.score_files import score_files
+    from designer.design.score_files import score_files
 
     res = score_files(files, out, run=run, relax_top=relax_top, relax_steps=relax_steps, energies=not no_energy,
                       log=lambda m: console.print(m, highlight=False))
-    cols = (["id", "formula", "geometry_ok", "charge_neutral", "e_above_hull", "novel", "reasons"]
-            if res.domain == "crystal" else ["id", "length", "num_liabilities", "elbo_percentile", "reasons"])
+    from designer.domains import get_domain
+
+    cols = list(get_domain(res.domain).score_table_columns)
     t = Table(*cols, title=f"{len(res.rows)} scored")
     for row in res.rows[:40]:
         t.add_row(*[_cell(row.get(c)) for c in cols])
@@ -325,34 +244,54 @@ def _cell(v) -> str:
 
 @app.command()
 def benchmark(
-    name: str = typer.Argument(..., help="benchmark: perov5, perov5-opt, gfp, ehrlich, scorecard, beta-sweep, score-files"),
-    run: str = typer.Option(None, "--run", help="run folder / model file / shipped name (default: the shipped model)"),
+    name: str = typer.Argument(..., help="benchmark: perov5, perov5-opt, gfp, ehrlich, scorecard, beta-sweep, score-files, "
+                               "holdout, diagnose-misses, diagnose-step"),
+    run: Optional[str] = typer.Option(None, "--run", help="run folder / model file / shipped name (default: the shipped model)"),
     out: Optional[Path] = typer.Option(None, "--out", help="results JSON (default results/<name>.json; a .md goes beside it)"),
-    samples: Optional[Path] = typer.Option(None, "--samples", help="perov5: judge these CIFs (a folder) instead of sampling a model; score-files: a folder or .zip of CIFs"),
+    samples: Optional[Path] = typer.Option(None, "--samples", help="perov5: judge these CIFs (a folder) instead of sampling a model; "
+                                           "score-files: a folder or .zip of CIFs (default $DESIGNER_SHARED/datasets/mattergen_cifs/cifs.zip, "
+                                           "without DESIGNER_SHARED ../shared/... from the current folder)"),
     n_samples: Optional[int] = typer.Option(None, "--n-samples", min=1, help="prior samples (perov5/gfp: 10000; scorecard: 1000)"),
-    seed: int = typer.Option(0, help="random seed"),
-    jobs: int = typer.Option(0, "--jobs", help="worker processes for fingerprints/matching (0: all cores)"),
-    seeds: str = typer.Option("1001-1008", "--seeds", help="ehrlich: instance seeds, e.g. 1001-1008 or 1,5,9"),
-    settings: str = typer.Option("L32,L128", "--settings", help="ehrlich: settings (L32, L128)"),
+    seed: Optional[int] = typer.Option(None, help="random seed (default 0)"),
+    jobs: Optional[int] = typer.Option(None, "--jobs", min=0, help="perov5: worker processes for fingerprints/matching (default, or 0: all cores)"),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="ehrlich: instance seeds, e.g. 1001-1008 (default) or 1,5,9"),
+    settings: Optional[str] = typer.Option(None, "--settings", help="ehrlich: settings (default L32,L128)"),
     methods: Optional[str] = typer.Option(None, "--methods", help="ehrlich: methods (default designer,hill_climb,random,ga; also latent_bo)"),
     budget: Optional[int] = typer.Option(None, "--budget", min=1, help="ehrlich: oracle calls per designer/random run (default 20000)"),
     baseline_budget: Optional[int] = typer.Option(None, "--baseline-budget", min=1, help="ehrlich: calls per GA/hill-climbing run (default 200000)"),
     force: bool = typer.Option(False, "--force", help="ehrlich, beta-sweep: rerun runs whose results already exist"),
-    pipeline: Optional[Path] = typer.Option(None, "--pipeline", help="beta-sweep: the pipeline to sweep"),
+    pipeline: Optional[Path] = typer.Option(None, "--pipeline", help="beta-sweep: the pipeline to sweep; diagnose-step: the pipeline to time"),
     betas: Optional[str] = typer.Option(None, "--betas", help="beta-sweep: comma-separated betas (default 0.001,0.01,0.1,1,4)"),
-    minutes: float = typer.Option(20.0, "--minutes", min=0.1, help="beta-sweep: wall-clock training budget per beta"),
+    minutes: Optional[float] = typer.Option(None, "--minutes", min=0.1, help="beta-sweep: wall-clock training budget per beta (default 20)"),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="beta-sweep: torch threads per training run"),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="beta-sweep: train every beta for this many epochs (capped by --minutes)"),
+    n_starts: Optional[int] = typer.Option(None, "--n-starts", min=1, help="perov5-opt: start from the first N test crystals (default 100)"),
+    decodes: Optional[int] = typer.Option(None, "--decodes", min=1, help="perov5-opt: decodes scored per start (default 10)"),
+    tr_length: Optional[float] = typer.Option(None, "--tr-length", min=0.0, help="perov5-opt: trust region around each start, x the latent box (default 1)"),
+    n_known: Optional[int] = typer.Option(None, "--n-known", min=0, help="perov5-opt: also give the GP the N training latents the head rates best (default 0)"),
+    pool: Optional[int] = typer.Option(None, "--pool", min=1, help="perov5-opt: decodes screened by the head per start (default 40)"),
+    relax_top: Optional[int] = typer.Option(None, "--relax-top", min=0, help="scorecard: relax the N best with CHGNet (default 20)"),
+    relax_steps: Optional[int] = typer.Option(None, "--relax-steps", min=1, help="scorecard: at most this many relaxation steps each (default 200)"),
+    n_rows: Optional[int] = typer.Option(None, "--n-rows", min=1, help="diagnose-misses: the first N rows of the test split (default 1000)"),
+    data: Optional[Path] = typer.Option(None, "--data", help="diagnose-misses: test crystals (default: the shipped perov_5 test.csv.gz)"),
+    batch: Optional[int] = typer.Option(None, "--batch", min=1, help="diagnose-step: batch size (default 64)"),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="diagnose-step: training steps timed (default 3)"),
 ):
-    """Run a benchmark protocol (DESIGN section 5) and write results/<name>.json + .md."""
-    from designer.benchmarks import run_benchmark
+    """Run a benchmark protocol (DESIGN section 5) and write results/<name>.json + .md.
 
-    extra = {"n_samples": n_samples} if n_samples is not None else {}
-    path = run_benchmark(name, run=run, out=out, samples=samples, **extra, seed=seed,
-                         jobs=jobs or (os.cpu_count() or 1), console=console, seeds=seeds, settings=settings,
-                         methods=methods, budget=budget, baseline_budget=baseline_budget, force=force,
-                         pipeline=str(pipeline) if pipeline else None, betas=betas, minutes=minutes, threads=threads,
-                         epochs=epochs)
+    Only the options given are passed on; one the benchmark does not take is an error naming it.
+    """
+    from designer.benchmarks import benchmark_options, run_benchmark
+
+    given = {k: v for k, v in dict(
+        run=run, out=out, samples=samples, n_samples=n_samples, seed=seed, jobs=jobs, seeds=seeds, settings=settings,
+        methods=methods, budget=budget, baseline_budget=baseline_budget, force=force or None,
+        pipeline=str(pipeline) if pipeline else None, betas=betas, minutes=minutes, threads=threads, epochs=epochs,
+        n_starts=n_starts, decodes=decodes, tr_length=tr_length, n_known=n_known, pool=pool, relax_top=relax_top,
+        relax_steps=relax_steps, n_rows=n_rows, data=data, batch=batch, steps=steps).items() if v is not None}
+    if not jobs and "jobs" in benchmark_options(name):  # the default, and 0: every core
+        given["jobs"] = os.cpu_count() or 1
+    path = run_benchmark(name, console=console, **given)
     out_console.print(f"results: {path} and {path.with_suffix('.md')}")
 
 
@@ -382,16 +321,47 @@ def analyze(
     out_console.print(f"written: {r['out']}/analysis.md (+ analysis.json, PNG plots, prototype, traversals.csv)")
 
 
-def main() -> None:
-    _quiet()
+EXIT_DATA_ERROR = 2  # a DesignerError: bad input file, config or option value (one line on stderr)
+EXIT_USAGE = 64  # EX_USAGE (sysexits.h): the command line itself is wrong (click/typer's own check)
+
+
+def _click_class(name: str) -> type:
+    """click's exception class ``name`` (typer may vendor click; typer.BadParameter derives from both)."""
+    return next(c for c in type.mro(typer.BadParameter) if c.__name__ == name)
+
+
+def _show_click_error(exc) -> None:
     try:
-        app()
+        from typer.rich_utils import rich_format_error
+    except ImportError:  # pragma: no cover - typer without rich
+        exc.show()
+    else:
+        rich_format_error(exc)
+
+
+def main() -> None:
+    """The console script: exit 0 on success, 2 on a DesignerError, 64 on a usage error, 1 on a bug."""
+    _quiet()
+    usage_error, click_error = _click_class("UsageError"), _click_class("ClickException")
+    try:
+        code = app(standalone_mode=False)  # click raises its errors instead of exiting, so they can be told apart
+    except usage_error as exc:  # unknown command or option, bad option value, missing argument
+        _show_click_error(exc)
+        sys.exit(EXIT_USAGE)
+    except click_error as exc:
+        _show_click_error(exc)
+        sys.exit(exc.exit_code)
     except DesignerError as exc:
         console.print(f"[red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
-        sys.exit(2)
+        sys.exit(EXIT_DATA_ERROR)
+    except typer.Abort:
+        console.print("aborted")
+        sys.exit(1)
     except KeyboardInterrupt:
+        code = 130
+    if code == 130:  # typer turns Ctrl-C into Exit(130)
         console.print("interrupted")
-        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

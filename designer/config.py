@@ -13,6 +13,7 @@ from typing import Any, Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from designer.domains import domain_names
 from designer.errors import ConfigError
 
 
@@ -170,7 +171,7 @@ class ScoringConfig(_Strict):
 
 class PipelineConfig(_Strict):
     name: str
-    domain: Literal["crystal", "protein"] = "crystal"
+    domain: str = Field("crystal", description="what is designed: a registered domain (crystal, sequence; protein = sequence)")
     seed: int = 0
     benchmark: Optional[str] = Field(None, description="coverage cutoff preset: perov, carbon, mp20")
     data: DataConfig
@@ -179,6 +180,16 @@ class PipelineConfig(_Strict):
     train: TrainConfig = Field(default_factory=TrainConfig)
     design: DesignConfig = Field(default_factory=DesignConfig)
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
+
+    @field_validator("domain")
+    @classmethod
+    def _registered(cls, v: str) -> str:
+        names = domain_names()
+        if v not in names:
+            close = difflib.get_close_matches(v, names, n=1, cutoff=0.0)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"unknown domain {v!r}{hint} (registered: {', '.join(names)})")
+        return v
 
 
 def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:

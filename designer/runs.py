@@ -7,14 +7,22 @@ from pathlib import Path
 
 import torch
 
-from designer.config import PipelineConfig, validate
+from designer.config import PipelineConfig, load_pipeline, validate
 from designer.errors import DesignerError
 from designer.io.atomic import atomic_write
-from designer.models.factory import build_model
+from designer.domains import get_domain
+from designer.models.factory import assemble
 from designer.models.vae import BetaVAE
+from designer.resources import checkpoints_dir, pipeline_file
 
 FORMAT = "designer-model/1"
-SHIPPED = Path(__file__).parent / "checkpoints"
+SHIPPED = checkpoints_dir()
+
+
+def build_model(cfg: PipelineConfig, plugin_args: dict) -> BetaVAE:
+    """A fresh ``BetaVAE`` for a pipeline: its domain's plug-in (``plugin_args``: what the data decided,
+    e.g. the element vocabulary or the alignment length) inside the domain-free core."""
+    return assemble(cfg, get_domain(cfg).build_plugin(cfg, plugin_args))
 
 
 @dataclass
@@ -25,6 +33,21 @@ class Run:
     config: PipelineConfig
     path: Path
     meta: dict
+
+    def training_paths(self) -> list[Path]:
+        """The run's training inputs that exist on this machine.
+
+        A shipped model records the paths of the machine it was trained on; when none of them
+        exists here, the inputs of the shipped pipeline of the same name (package data) are used.
+        """
+        found = [Path(p) for p in self.config.data.train if Path(p).exists()]
+        if found:
+            return found
+        shipped = pipeline_file(self.config.name)
+        if shipped is None:
+            return []
+        cfg, _ = load_pipeline(shipped)
+        return [Path(p) for p in cfg.data.train if Path(p).exists()]
 
 
 def save_model(path: Path, model: BetaVAE, cfg: PipelineConfig, meta: dict | None = None, half: bool = False) -> None:

@@ -23,13 +23,13 @@ def main(run: str, test: str, out: str) -> dict:
     props = r.config.data.properties
     if r.config.domain == "crystal":
         from designer.data.crystal_io import read_crystals
-        from designer.generate import encode, records_to_data
+        from designer.domains.crystal.generate import encode, records_to_data
 
         recs = read_crystals(test, props)
         mu = encode(r, records_to_data(r, recs))[0]
         y = np.array([[rec.properties[p] for p in props] for rec in recs], dtype=float)
     else:
-        from designer.generate_protein import encode, read_for_run
+        from designer.domains.sequence.generate import encode, read_for_run
 
         pset = read_for_run(r, Path(test))
         mu, y = encode(r, pset.tokens)[0], pset.y.numpy()

@@ -26,7 +26,7 @@ def assert_same(a: Structure, b: Structure) -> None:
 
 @pytest.fixture(scope="module")
 def decoded(tiny_loaded):
-    from designer.generate import sample
+    from designer.domains.crystal.generate import sample
 
     return sample(tiny_loaded, 12, seed=1).structures
 

@@ -150,7 +150,7 @@ def foreign_cif(tmp_path, tiny_elements) -> Path:
 
 
 def test_element_outside_vocabulary(tiny_loaded, foreign_cif):
-    from designer.generate import read_for_run
+    from designer.domains.crystal.generate import read_for_run
 
     symbol = foreign_cif.stem.split("_")[1]
     with pytest.raises(DataError) as ei:

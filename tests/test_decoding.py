@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from designer.decoding import best_first, charge_neutral_types
+from designer.domains.crystal.decoding import best_first, charge_neutral_types
 from designer.metrics import composition_validity
 
 

@@ -234,7 +234,7 @@ def test_several_objectives_in_a_pipeline_file():
 
 
 def test_a_slightly_larger_copy_of_a_training_crystal_is_a_duplicate_in_the_design_space(tiny_loaded, tiny_structures):
-    from designer.design.spaces import CrystalSpace, crystal_key
+    from designer.domains.crystal.space import CrystalSpace, crystal_key
 
     space = CrystalSpace(tiny_loaded)
     train = tiny_structures[:3]
@@ -262,7 +262,7 @@ def test_crystal_propose_twice_never_repeats_an_earlier_proposal(tiny_run, cli, 
     assert first.code == 0, first
     second = cli("propose", run, "-q", "3", "--out", tmp_path / "b2")
     assert second.code == 0, second
-    from designer.design.spaces import CrystalSpace
+    from designer.domains.crystal.space import CrystalSpace
     from designer.runs import load_run
     from pymatgen.core import Structure
 

@@ -79,7 +79,7 @@ def protein_run(tmp_path_factory):
 
 
 def test_masked_positions_do_not_change_the_reconstruction_loss():
-    from designer.models.protein.plugin import UNKNOWN_INDEX, ProteinPlugin
+    from designer.models.sequence.plugin import UNKNOWN_INDEX, SequencePlugin as ProteinPlugin
 
     torch.manual_seed(0)
     plugin = ProteinPlugin(length=10, latent_dim=4, hidden=16, encoder_layers=1, feature_dim=8,
@@ -97,13 +97,13 @@ def test_masked_positions_do_not_change_the_reconstruction_loss():
 
 
 def test_masked_residue_is_invisible_to_the_encoder():
-    from designer.models.protein.plugin import UNKNOWN_INDEX, ProteinPlugin
+    from designer.models.sequence.plugin import UNKNOWN_INDEX, SequencePlugin as ProteinPlugin
 
     plugin = ProteinPlugin(length=6, latent_dim=4, hidden=16, encoder_layers=1, feature_dim=8)
     a = torch.tensor([[0, 1, 2, UNKNOWN_INDEX, 4, 5]])
     feats = plugin.encode_features({"tokens": a})
     assert torch.isfinite(feats).all()
-    from designer.models.protein.plugin import one_hot
+    from designer.models.sequence.plugin import one_hot
 
     assert one_hot(a)[0, 3].sum() == 0  # a masked position is all zeros, not some residue
 
@@ -112,7 +112,7 @@ def test_masked_residue_is_invisible_to_the_encoder():
 
 
 def test_property_head_learns_with_half_the_labels_missing(tmp_path):
-    from designer.generate_protein import encode
+    from designer.domains.sequence.generate import encode
     from designer.metrics.protein import spearman
     from designer.runs import load_run
 
@@ -120,7 +120,7 @@ def test_property_head_learns_with_half_the_labels_missing(tmp_path):
     path = write_protein_pipeline(tmp_path, rows, label_fraction=0.5, epochs=30, seed=3,
                                   extra={"loss": {"beta": 0.01, "property_weight": 5.0}, "train": {"lr": 0.003}})
     run = load_run(_train(path, tmp_path / "run"))
-    from designer.generate_protein import read_for_run
+    from designer.domains.sequence.generate import read_for_run
 
     pset = read_for_run(run, tmp_path / "variants.tsv", properties=[])
     truth = np.array([y for _, y in rows])
@@ -134,7 +134,7 @@ def test_uncertainty_is_calibrated_on_fresh_data(tmp_path):
     """Training scales the MC-dropout std on the holdout; the 90% interval then covers ~90% of new variants."""
     import json
 
-    from designer.generate_protein import encode, read_for_run
+    from designer.domains.sequence.generate import encode, read_for_run
     from designer.runs import load_run
 
     rows = _variants(600, seed=11, max_mut=2)
@@ -167,7 +167,7 @@ def test_run_records_the_alignment(protein_run):
     from designer.runs import load_run
 
     run = load_run(protein_run)
-    from designer.generate_protein import reference_sequence
+    from designer.domains.sequence.generate import reference_sequence
 
     assert reference_sequence(run) == REFERENCE
 
@@ -212,7 +212,7 @@ def test_reconstruct_refuses_an_unknown_character(protein_run, cli, tmp_path):
 
 
 def test_constrained_sampling_never_puts_a_gap_where_training_has_none(protein_run):
-    from designer.generate_protein import sample
+    from designer.domains.sequence.generate import sample
     from designer.metrics.protein import sequence_validity
     from designer.runs import load_run
 

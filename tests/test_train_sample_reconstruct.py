@@ -156,7 +156,7 @@ def test_reconstruct_a_cif_folder_keeps_file_stems(tiny_run, tiny_structures, tm
 
 def test_reconstruction_uses_the_posterior_mean(tiny_loaded, tiny_csv):
     """Reconstructing twice gives the same crystals (no sampling of z)."""
-    from designer.generate import read_for_run, reconstruct
+    from designer.domains.crystal.generate import read_for_run, reconstruct
 
     _, graphs = read_for_run(tiny_loaded, tiny_csv)
     a, b = reconstruct(tiny_loaded, graphs[:4]), reconstruct(tiny_loaded, graphs[:4])

@@ -16,11 +16,14 @@ import torch
 from rich.console import Console
 
 from designer.analysis import disentanglement as dis
-from designer.analysis.factors import (crystal_factors, lattice_constant, mutation_intervention, protein_factors,
-                                      strain_intervention)
-from designer.analysis.rate_distortion import latent_stats
-from designer.benchmarks.report import clean, fmt
+from designer.analysis import plots
+from designer.analysis.rate_distortion import latent_stats, run_items
+from designer.design.run import seed_latent
+from designer.design.spaces import space_for
+from designer.domains import get_domain
 from designer.io.atomic import atomic_write_text
+from designer.io.crystal_files import write_table
+from designer.report.results import clean, fmt
 from designer.runs import Run, load_run
 
 TRAVERSAL_DIMS = 6
@@ -32,31 +35,14 @@ INTERPOLATION_STEPS = 11
 
 
 def _holdout(run: Run, n_max: int, seed: int):
-    """``(domain, items, raw)`` of the run's holdout: graphs + structures, or a token subset + tokens."""
-    from designer.analysis.rate_distortion import run_items
-
+    """``(domain name, items, raw)`` of the run's holdout (at most ``n_max``, seeded): dataset items and the
+    domain's plain objects of them (structures, token tensors)."""
     domain, items = run_items(run, "holdout")
     idx = np.arange(len(items))
     if len(idx) > n_max:
         idx = np.sort(np.random.default_rng(seed).choice(len(idx), n_max, replace=False))
-    if domain == "crystal":
         items = [items[i] for i in idx]
-        numbers = run.model.plugin.atomic_numbers
-        raw = [_structure_of(g, numbers) for g in items]
-    else:
-        from torch.utils.data import Subset
-
-        items = Subset(items, idx.tolist())
-        raw = torch.stack([items[i]["tokens"] for i in range(len(items))])
-    return domain, items, raw
-
-
-def _structure_of(graph, atomic_numbers: torch.Tensor):
-    """The pymatgen structure of a training graph (``atom_types`` index the run's element vocabulary)."""
-    from pymatgen.core import Lattice, Structure
-
-    z = atomic_numbers[graph.atom_types].tolist()
-    return Structure(Lattice(graph.lattice.reshape(3, 3).numpy()), [int(a) for a in z], graph.frac_coords.numpy())
+    return domain, items, get_domain(domain).analysis_raw(run, items)
 
 
 # --------------------------------------------------------------------------- decoding helpers
@@ -64,41 +50,7 @@ def _structure_of(graph, atomic_numbers: torch.Tensor):
 
 def _decode_rows(run: Run, z: torch.Tensor) -> list[dict]:
     """One row per latent: what a user reads off a decode (formula, lattice constant / sequence, property)."""
-    names = list(run.config.data.properties)
-    if run.config.domain == "crystal":
-        from designer.generate import decode_latents
-
-        dec = decode_latents(run, z)
-        rows = []
-        for i, s in enumerate(dec.structures):
-            row = {"formula": s.composition.reduced_formula if s is not None else None,
-                   "num_atoms": len(s) if s is not None else None,
-                   "lattice_constant": lattice_constant(s) if s is not None else None, "structure": s}
-            row.update({f"pred_{n}": float(dec.properties[i, j]) for j, n in enumerate(names) if dec.properties.size})
-            rows.append(row)
-        return rows
-    from designer.generate_protein import decode_latents
-
-    dec = decode_latents(run, z)
-    seqs = dec.sequences(keep_gaps=True)
-    p_mut = mutation_probabilities(run, z)
-    return [{"sequence": s, "expected_substitutions": float(p_mut[i].sum()), "mutation_prob": p_mut[i],
-             **{f"pred_{n}": float(dec.properties[i, j]) for j, n in enumerate(names) if dec.properties.size}}
-            for i, s in enumerate(seqs)]
-
-
-@torch.no_grad()
-def mutation_probabilities(run: Run, z: torch.Tensor) -> np.ndarray:
-    """``n x L``: the decoder's probability of a residue other than the reference at each position.
-
-    A protein decoder's most likely sequence is often the wild type everywhere; these
-    probabilities show what a latent direction changes even then. Their sum over positions is the
-    expected number of substitutions.
-    """
-    logits = run.model.eval().decode(z)["logits"]
-    ref = run.model.plugin.reference
-    p_ref = torch.softmax(logits, -1).gather(-1, ref.view(1, -1, 1).expand(len(z), -1, 1)).squeeze(-1)
-    return (1.0 - p_ref).numpy()
+    return get_domain(run).decode_rows(run, z)
 
 
 def _traversals(run: Run, mu: torch.Tensor, dims: list[int]) -> list[dict]:
@@ -120,9 +72,6 @@ def _between_latents(run: Run, between: tuple[str, str] | None):
     """``(z_a, z_b)`` of the two user inputs (CIF paths, or sequences / FASTA paths), or None."""
     if between is None:
         return None
-    from designer.design.run import seed_latent
-    from designer.design.spaces import space_for
-
     space = space_for(run)
     return tuple(seed_latent(run, space, item, where="--between")[0] for item in between)
 
@@ -169,12 +118,7 @@ def analyze(run_ref: str | Path, out: Path | None = None, n_max: int = 2000, see
     names = list(run.config.data.properties)
     mu = st.mu
 
-    if domain == "crystal":
-        fnames, F = crystal_factors(raw, st.y, names)
-        intervention_factor = "lattice_constant (1% isotropic strain)"
-    else:
-        fnames, F = protein_factors(raw, run.model.plugin.reference, st.y, names)
-        intervention_factor = "one extra random substitution"
+    fnames, F = get_domain(domain).factors(run, raw, st.y, names)
 
     varying = [k for k in range(F.shape[1]) if len(np.unique(F[np.isfinite(F[:, k]), k])) > 1]
     fnames, F = [fnames[k] for k in varying], F[:, varying]  # a constant factor (e.g. 5 atoms in every cell) says nothing
@@ -195,8 +139,8 @@ def analyze(run_ref: str | Path, out: Path | None = None, n_max: int = 2000, see
         results["mig"] = dis.mutual_information_gap(codes[:, act_idx], F)
         results["mig"]["top_dim"] = [act_idx[j] if j is not None else None for j in results["mig"]["top_dim"]]
         results["mig"]["factors"] = fnames
-        results["intervention"] = {"factor": intervention_factor,
-                                   **dis.intervention_score(_intervention(run, raw, mu, seed), dims=act_idx)}
+        delta, intervention_factor = get_domain(domain).intervention(run, raw, mu, seed)
+        results["intervention"] = {"factor": intervention_factor, **dis.intervention_score(delta, dims=act_idx)}
         corr = dis.factor_correlations(codes, F, fnames, dims=act_idx)
         results["correlations"] = corr
         results["best_dim_per_factor"] = dis.best_dim_per_factor(corr)
@@ -209,16 +153,14 @@ def analyze(run_ref: str | Path, out: Path | None = None, n_max: int = 2000, see
     proto = _decode_rows(run, torch.zeros(1, mu.shape[1]))[0]
     interp, ends = _interpolation(run, mu, st.y, between, given)
     results["traversal_dims"] = order
-    results["prototype"] = _prototype(run, proto, out)
+    results["prototype"] = get_domain(domain).prototype(run, proto, out)
     results["interpolation_ends"] = list(ends)
     _write_table(out / "traversals.csv", trav)
     _write_table(out / "interpolation.csv", interp)
 
-    from designer.analysis import plots
-
     plots.kl_bars(kl, active, out / "kl_per_dim.png", run.config.name)
-    plots.traversals(trav, order, domain, names, out / "traversals.png")
-    plots.interpolation(interp, domain, names, out / "interpolation.png")
+    get_domain(domain).plot_traversals(trav, order, names, out / "traversals.png")
+    get_domain(domain).plot_interpolation(interp, names, out / "interpolation.png")
     if results["correlations"]:
         plots.correlations(results["correlations"], sorted(act_idx, key=lambda j: -kl[j])[:16], fnames,
                            out / "correlations.png")
@@ -228,65 +170,19 @@ def analyze(run_ref: str | Path, out: Path | None = None, n_max: int = 2000, see
     results["files"] = written
     results = clean(results)
     atomic_write_text(out / "analysis.json", json.dumps(results, indent=2) + "\n")
-    atomic_write_text(out / "analysis.md", markdown(results, trav, interp, domain))
+    atomic_write_text(out / "analysis.md", markdown(results, trav, interp, get_domain(domain)))
     results["out"] = str(out)
     return results
 
 
-def _intervention(run: Run, raw, mu: torch.Tensor, seed: int):
-    """``n x d`` latent change of the holdout under the domain's one-factor intervention."""
-    if run.config.domain == "crystal":
-        from designer.design.spaces import CrystalSpace
-
-        return strain_intervention(CrystalSpace(run), raw, mu)
-    from designer.data.protein_dataset import GAP_INDEX
-    from designer.generate_protein import encode
-
-    return mutation_intervention(lambda t: encode(run, t)[0], raw, mu, GAP_INDEX, seed)
-
-
-def _prototype(run: Run, row: dict, out: Path) -> dict:
-    names = list(run.config.data.properties)
-    pred = {n: row.get(f"pred_{n}") for n in names}
-    if run.config.domain == "crystal":
-        s = row["structure"]
-        if s is None:
-            return {"formula": None, "predicted": pred}
-        from pymatgen.io.cif import CifWriter
-
-        atomic_write_text(out / "prototype.cif", str(CifWriter(s)))
-        return {"formula": row["formula"], "lattice_constant": row["lattice_constant"], "predicted": pred,
-                "file": "prototype.cif"}
-    seq = row["sequence"].replace("-", "")
-    subs = sum(a != b for a, b in zip(row["sequence"], _aligned_reference(run)))
-    desc = " ".join(f"pred_{n}={v:.4g}" for n, v in pred.items() if v is not None)
-    atomic_write_text(out / "prototype.fasta", f">prototype z=0 substitutions={subs} {desc}\n{seq}\n")
-    return {"sequence": seq, "substitutions_from_reference": subs, "predicted": pred, "file": "prototype.fasta"}
-
-
-def _aligned_reference(run: Run) -> str:
-    from designer.data.protein_dataset import decode_tokens
-
-    return decode_tokens(run.model.plugin.reference.unsqueeze(0))[0]
-
-
-def _moving_positions(steps: list[dict], k: int = 5) -> str:
-    """The ``k`` positions whose substitution probability changes most along a traversal."""
-    p = np.stack([t["mutation_prob"] for t in steps])
-    change = p[-1] - p[0]
-    top = np.argsort(-np.abs(change))[:k]
-    return "largest changes at positions " + ", ".join(f"{j + 1} ({p[0, j]:.2f}→{p[-1, j]:.2f})" for j in top)
-
-
 def _write_table(path: Path, rows: list[dict]) -> None:
     """CSV of decode rows (the structures and per-position probabilities left out)."""
-    from designer.io.crystal_files import write_table
-
     write_table([{k: (f"{v:.5g}" if isinstance(v, float) else v) for k, v in r.items()
                   if k not in ("structure", "mutation_prob")} for r in rows], path)
 
 
-def markdown(r: dict, trav: list[dict], interp: list[dict], domain: str) -> str:
+def markdown(r: dict, trav: list[dict], interp: list[dict], domain) -> str:
+    """``analysis.md``; ``domain`` (a ``Domain``) words the traversal and interpolation lines."""
     mig, iv = r.get("mig") or {}, r.get("intervention") or {}
     lines = [f"# Latent analysis: {r['name']}", "", f"Run: `{r['run']}`; {r['holdout_items']} holdout items; β = {r['beta']}.", "",
              "| measure | value |", "|---|---|",
@@ -306,20 +202,11 @@ def markdown(r: dict, trav: list[dict], interp: list[dict], domain: str) -> str:
     lines += ["", "## Prototype (decode of z = 0)", "", "```", json.dumps(r.get("prototype"), indent=1), "```", "",
               "## Traversals (`traversals.png`, `traversals.csv`)", ""]
     for j in r.get("traversal_dims", []):
-        steps = [t for t in trav if t["dim"] == j]
-        if domain == "crystal":
-            lines.append(f"- z{j}: " + " → ".join(f"{t['formula']} ({fmt(t['lattice_constant'], 2)} Å)" for t in steps))
-        else:
-            lines.append(f"- z{j}: predicted " + " → ".join(fmt(next((v for k, v in t.items() if k.startswith('pred_')),
-                                                                      None), 3) for t in steps)
-                         + "; expected substitutions " + " → ".join(f"{t['expected_substitutions']:.1f}" for t in steps)
-                         + "; " + _moving_positions(steps))
+        lines.append(domain.traversal_summary(j, [t for t in trav if t["dim"] == j]))
     a, b = r["interpolation_ends"]
     lines += ["", f"## Interpolation from {a} to {b} (`interpolation.png`, `interpolation.csv`)", ""]
     for t in interp:
         pred = next((v for k, v in t.items() if k.startswith("pred_")), None)
-        what = t.get("formula") if domain == "crystal" else (
-            f"{sum(a != b for a, b in zip(t['sequence'], interp[0]['sequence']))} residues changed from the start "
-            f"(most likely sequence), {t['expected_substitutions']:.1f} expected substitutions from the reference")
+        what = domain.interpolation_summary(t, interp)
         lines.append(f"- α = {t['alpha']:.1f}: {what}, predicted {fmt(pred, 3)}")
     return "\n".join(lines) + "\n"

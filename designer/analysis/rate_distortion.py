@@ -14,8 +14,10 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
+from designer.errors import DataError
 from designer.models.vae import active_units, kl_per_dim
 from designer.runs import Run
+from designer.training.datasets import load_training_data, make_loader
 
 
 @dataclass
@@ -55,8 +57,6 @@ class LatentStats:
 @torch.no_grad()
 def latent_stats(model, items, domain: str, batch_size: int = 512, seed: int = 0) -> LatentStats:
     """Encode ``items`` (a dataset of the model's domain) and measure rate, distortion and head predictions."""
-    from designer.training.datasets import make_loader
-
     model.eval()
     gen = torch.Generator().manual_seed(seed)
     mus, logvars, ys, preds, dist, terms_sum, n = [], [], [], [], 0.0, {}, 0
@@ -84,15 +84,11 @@ def latent_stats(model, items, domain: str, batch_size: int = 512, seed: int = 0
 def run_items(run: Run, split: str = "holdout"):
     """The run's own training data, split exactly as in training (``holdout`` or ``train``).
 
-    A shipped model records the paths of the machine it was trained on; the pipeline of the same
-    name in ``pipelines/`` supplies the embedded copy then.
+    A shipped model records the paths of the machine it was trained on; ``Run.training_paths``
+    supplies the shipped copy then.
     """
-    from designer.design.data import _existing
-    from designer.errors import DataError
-    from designer.training.datasets import load_training_data
-
     cfg = run.config
-    paths = _existing(cfg.data.train, cfg.name)
+    paths = run.training_paths()
     if not paths:
         raise DataError(f"{cfg.data.train}: the run's training data is not found; analysis needs it "
                         "(restore the files or retrain)")

@@ -26,7 +26,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from designer.benchmarks.report import clean, command_line, device_info, fmt, write_results
+from designer.report.results import clean, command_line, device_info, fmt, write_results
+from designer.domains import get_domain
 from designer.errors import DesignerError
 
 DEFAULT_BETAS = (0.001, 0.01, 0.1, 1.0, 4.0)
@@ -49,23 +50,11 @@ MIN_DIVERSITY_SHARE = 0.1  # GFP at beta 0.1 kept the head's rho but decoded the
 
 
 def prior_diversity(run) -> float:
-    """How different the decodes of ``PRIOR_SAMPLES`` seeded prior draws are: crystals, distinct
-    reduced formulas of the valid decodes per draw; proteins, distinct sequences per draw times their
-    mean number of substitutions from the reference (500 copies of one 10-mutation variant score
-    0.02, not 10). A model whose prior decodes all look alike gives an optimiser nothing to choose
-    from."""
-    if run.config.domain == "crystal":
-        from designer.generate import sample
-        from designer.metrics import structure_validity
-
-        structures = [s for s in sample(run, PRIOR_SAMPLES, seed=0).structures
-                      if s is not None and structure_validity(s)]
-        return len({s.composition.reduced_formula for s in structures}) / PRIOR_SAMPLES
-    from designer.generate_protein import sample
-
-    tokens = sample(run, PRIOR_SAMPLES, seed=0).tokens
-    distinct = len({tuple(t) for t in tokens.tolist()}) / PRIOR_SAMPLES
-    return distinct * float((tokens != run.model.plugin.reference.unsqueeze(0)).sum(1).float().mean())
+    """How different the decodes of ``PRIOR_SAMPLES`` seeded prior draws are (``Domain.prior_diversity``:
+    crystals, distinct reduced formulas of the valid decodes per draw; sequences, distinct sequences per
+    draw times their mean number of substitutions from the reference). A model whose prior decodes all
+    look alike gives an optimiser nothing to choose from."""
+    return get_domain(run).prior_diversity(run, PRIOR_SAMPLES)
 
 
 def measure(run_dir: Path, beta: float) -> dict:
@@ -194,7 +183,7 @@ def markdown(name: str, rows: list[dict], meta: dict) -> str:
 
 def run(pipeline: str | None = None, betas: str | None = None, minutes: float = 20.0, force: bool = False,
         out: Path | None = None, console: Console | None = None, threads: int | None = None,
-        epochs: int | None = None, **_) -> Path:
+        epochs: int | None = None) -> Path:
     from designer.config import load_pipeline
     from designer.training.train import train
 

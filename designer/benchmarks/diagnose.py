@@ -1,7 +1,12 @@
 """Diagnostics behind the figures in results/training_perov5.md (rerunnable).
 
-    python -m designer.benchmarks.diagnose misses RUN [--n 1000]     # why reconstructions miss (perov_5 test rows)
-    python -m designer.benchmarks.diagnose step PIPELINE [--batch 64] # seconds per training step of a pipeline
+    designer benchmark diagnose-misses [--run perov5] [--n-rows 1000] [--data TEST.csv]   # why reconstructions miss
+    designer benchmark diagnose-step --pipeline PIPELINE [--batch 64] [--steps 3]       # seconds per training step
+
+Both write ``results/diagnose_<kind>_<name>.json`` and ``.md``. The older form prints the JSON:
+
+    python -m designer.benchmarks.diagnose misses RUN [--n 1000]     # (perov_5 test rows)
+    python -m designer.benchmarks.diagnose step PIPELINE [--batch 64]
 """
 
 from __future__ import annotations
@@ -12,18 +17,21 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from rich.console import Console
+
 
 def reconstruction_misses(run: str, n: int = 1000, data: str | None = None) -> dict:
     """Split reconstruction misses into wrong composition vs wrong geometry (first ``n`` rows of the test split)."""
     from pymatgen.core import Element
 
     from designer.data.crystal_dataset import load_records
-    from designer.generate import records_to_data, reconstruct
+    from designer.domains.crystal.generate import records_to_data, reconstruct
     from designer.metrics import match_structures
+    from designer.resources import dataset_path
     from designer.runs import load_run
 
     r = load_run(run)
-    path = Path(data or Path(__file__).parents[2] / "datasets" / "perov_5" / "test.csv.gz")
+    path = Path(data) if data else dataset_path("perov_5", "test.csv.gz")
     records = load_records(path, [])[:n]
     decoded = reconstruct(r, records_to_data(r, records)).structures
     comp_wrong, geometry_miss, matched, missed_kind = 0, 0, 0, Counter()
@@ -53,7 +61,7 @@ def training_step_seconds(pipeline: str, batch: int = 64, steps: int = 3) -> dic
 
     from designer.config import load_pipeline
     from designer.data import load_graph_dataset
-    from designer.models.factory import build_model
+    from designer.runs import build_model
 
     cfg, _ = load_pipeline(pipeline)
     d = cfg.data
@@ -72,6 +80,42 @@ def training_step_seconds(pipeline: str, batch: int = 64, steps: int = 3) -> dic
         times.append(time.perf_counter() - t)
     return {"pipeline": pipeline, "batch": batch, "seconds_per_step": [round(x, 2) for x in times],
             "torch_threads": torch.get_num_threads()}
+
+
+def _write(out: Path, kind: str, res: dict) -> Path:
+    from designer.report.results import command_line, device_info, fmt, write_results
+
+    doc = {"benchmark": f"diagnose-{kind}", "command": command_line(), "device": device_info(), **res}
+    lines = [f"# Diagnostics: {kind}", "", f"Command: `{doc['command']}`", "", "| quantity | value |", "|---|---|"]
+    lines += [f"| {k} | {fmt(v) if not isinstance(v, (dict, list)) else json.dumps(v)} |" for k, v in res.items()]
+    write_results(out, doc, "\n".join(lines) + "\n")
+    return out
+
+
+def run_misses(run: str | None = None, out: Path | None = None, n_rows: int = 1000, data: Path | None = None,
+               console: Console | None = None) -> Path:
+    """``designer benchmark diagnose-misses``: reconstruction misses split into composition vs geometry."""
+    from designer.runs import load_run
+
+    console = console or Console(stderr=True)
+    run = run or "perov5"
+    out = Path(out or f"results/diagnose_misses_{load_run(run).config.name}.json")
+    console.print(f"reconstructing the first {n_rows} rows of {data or 'the perov_5 test split'} with {run}")
+    return _write(out, "misses", reconstruction_misses(run, n_rows, str(data) if data else None))
+
+
+def run_step(pipeline: str | None = None, out: Path | None = None, batch: int = 64, steps: int = 3,
+             console: Console | None = None) -> Path:
+    """``designer benchmark diagnose-step``: wall seconds of a training step of a pipeline."""
+    from designer.config import load_pipeline
+    from designer.errors import DesignerError
+
+    if not pipeline:
+        raise DesignerError("diagnose-step needs --pipeline PIPELINE.yaml (e.g. pipelines/carbon24.yaml)")
+    console = console or Console(stderr=True)
+    out = Path(out or f"results/diagnose_step_{load_pipeline(pipeline)[0].name}.json")
+    console.print(f"timing {steps} training steps of {pipeline} (batch {batch})")
+    return _write(out, "step", training_step_seconds(str(pipeline), batch, steps))
 
 
 if __name__ == "__main__":

@@ -134,12 +134,12 @@ def genetic_algorithm(f: Ehrlich, budget: int, seed: int) -> Oracle | None:
 def train_sequence_vae(f: Ehrlich, n: int, seed: int, latent_dim: int = 32, epochs: int = 10,
                        batch_size: int = 256, beta: float = 0.1, hidden: int = 512):
     """A β-VAE over ``n`` feasible prior sequences (no oracle calls); returns the model in eval mode."""
-    from designer.models.protein.plugin import ProteinPlugin
+    from designer.models.sequence.plugin import SequencePlugin
     from designer.models.vae import BetaVAE, beta_at
 
     torch.manual_seed(seed)
     data = f.initial_solution(n, seed=seed).long()
-    plugin = ProteinPlugin(f.dim, latent_dim, hidden, 2, 256, hidden, 2, 0.0, alphabet_size=f.num_states, gap_index=None)
+    plugin = SequencePlugin(f.dim, latent_dim, hidden, 2, 256, hidden, 2, 0.0, alphabet_size=f.num_states, gap_index=None)
     model = BetaVAE(plugin, latent_dim)
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     gen = torch.Generator().manual_seed(seed)
@@ -375,11 +375,11 @@ def _plot(folder: Path, setting: str, seeds: list[int], methods: list[str], path
 
 def run(out: Path | None = None, seeds: str = "1001-1008", settings: str = "L32,L128",
         methods: str | None = None, budget: int | None = None, baseline_budget: int | None = None,
-        force: bool = False, console=None, **_) -> Path:
+        force: bool = False, console=None) -> Path:
     """Run every missing (setting, seed, method), then aggregate everything present for these seeds."""
     from rich.console import Console
 
-    from designer.benchmarks.report import command_line, device_info, write_results
+    from designer.report.results import command_line, device_info, write_results
     from designer.errors import DesignerError
 
     console = console or Console()
@@ -437,7 +437,7 @@ def run(out: Path | None = None, seeds: str = "1001-1008", settings: str = "L32,
 
 
 def _markdown(res: dict, settings: list[str]) -> str:
-    from designer.benchmarks.report import fmt
+    from designer.report.results import fmt
 
     lines = ["# Ehrlich functions (Stanton et al. 2024): oracle calls to solve", "",
              f"Command: `{res['command']}`  ",

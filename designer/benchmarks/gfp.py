@@ -10,7 +10,10 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from designer.benchmarks.report import command_line, device_info, fmt, write_results
+from designer.domains import get_domain
+from designer.domains.sequence.domain import SequenceDomain
+from designer.report.results import command_line, device_info, fmt, write_results
+from designer.resources import require_pipeline
 from designer.errors import DesignerError
 from designer.metrics.protein import (
     DESCRIPTIONS,
@@ -23,7 +26,6 @@ from designer.metrics.protein import (
 )
 
 TRAIN_MAX_MUTATIONS = 3  # TAPE: train on variants with <= 3 mutations, test on those with >= 4
-PIPELINE = Path(__file__).parents[2] / "pipelines" / "gfp.yaml"
 
 
 def _data_path(run) -> Path:
@@ -33,20 +35,20 @@ def _data_path(run) -> Path:
         return path
     from designer.config import load_pipeline
 
-    default, _ = load_pipeline(PIPELINE)
+    default, _ = load_pipeline(require_pipeline("gfp"))
     return Path(default.data.train[0])
 
 
 def run(run: str | None = None, out: Path | None = None, n_samples: int = 10_000, seed: int = 0,
-        console: Console | None = None, **_) -> Path:
-    from designer.generate_protein import decode_latents, elbo, encode, read_for_run, reference_sequence, sample
+        console: Console | None = None) -> Path:
+    from designer.domains.sequence.generate import decode_latents, elbo, encode, read_for_run, reference_sequence, sample
     from designer.runs import load_run
 
     console = console or Console(stderr=True)
     out = Path(out or "results/gfp.json")
     r = load_run(run or "gfp")
     cfg = r.config
-    if cfg.domain != "protein":
+    if not isinstance(get_domain(cfg), SequenceDomain):
         raise DesignerError(f"{r.path}: a {cfg.domain} model; the gfp benchmark needs a protein run trained on avGFP")
     mm = cfg.data.sequences.max_mutations
     if mm is None or mm > TRAIN_MAX_MUTATIONS:

@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from designer.benchmarks.report import command_line, device_info, fmt, write_results
+from designer.report.results import command_line, device_info, fmt, write_results
+from designer.resources import require_pipeline
 from designer.data.cache import cached
 from designer.data.crystal_dataset import load_records
 from designer.errors import DesignerError
@@ -52,14 +53,14 @@ def _structures(path: Path) -> list:
 
 
 def run(run: str | None = None, out: Path | None = None, samples: Path | None = None, n_samples: int = 10_000,
-        seed: int = 0, jobs: int = 1, console: Console | None = None, **_) -> Path:
+        seed: int = 0, jobs: int = 1, console: Console | None = None) -> Path:
     from designer.config import load_pipeline
 
     console = console or Console(stderr=True)
     out = Path(out or "results/perov5.json")
     results: dict = {"benchmark": "perov5", "command": command_line(), "device": device_info(), "seed": seed}
     if samples is None:
-        from designer.generate import records_to_data, reconstruct, sample
+        from designer.domains.crystal.generate import records_to_data, reconstruct, sample
         from designer.runs import load_run
 
         r = load_run(run or "perov5")
@@ -73,7 +74,7 @@ def run(run: str | None = None, out: Path | None = None, samples: Path | None = 
         results["samples_dir"] = str(samples)
     if test_path is None or not test_path.exists() or not all(p.exists() for p in train_paths):
         # judging CIFs, or a shipped model recording paths of the machine it was trained on: the embedded copy
-        default, _ = load_pipeline(Path(__file__).parents[2] / "pipelines" / "perov5.yaml")
+        default, _ = load_pipeline(require_pipeline("perov5"))
         train_paths, test_path = [Path(p) for p in default.data.train], Path(default.data.test)
 
     console.print("reading train and test crystals")

@@ -16,23 +16,23 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from designer.benchmarks.report import command_line, device_info, fmt, write_results
+from designer.report.results import command_line, device_info, fmt, write_results
+from designer.resources import require_pipeline
 
 CDVAE_THRESHOLDS = {"sr5": 0.439, "sr10": 0.612, "sr15": 0.736}  # CDVAE's fixed heat_ref percentiles
 CDVAE_ANCHOR = {"sr5": 0.52, "sr10": 0.65, "sr15": 0.79}
-PIPELINE = Path(__file__).parents[2] / "pipelines" / "perov5.yaml"
 
 
 def run(run: str | None = None, out: Path | None = None, seed: int = 0, console: Console | None = None,
         n_starts: int = 100, decodes: int = 10, tr_length: float = 1.0, n_known: int = 0,
-        pool: int = 40, **_) -> Path:
+        pool: int = 40) -> Path:
     from designer.benchmarks.evaluator import fit_evaluator
     from designer.config import load_pipeline
     from designer.data.crystal_dataset import load_records
     from designer.design.data import known_data
-    from designer.design.spaces import CrystalSpace
-    from designer.generate import records_to_data
-    from designer.generate import encode as encode_graphs
+    from designer.domains.crystal.space import CrystalSpace
+    from designer.domains.crystal.generate import records_to_data
+    from designer.domains.crystal.generate import encode as encode_graphs
     from designer.metrics import composition_validity, structure_validity
     from designer.optimize.bo import TrustRegion, latent_box, propose
     from designer.optimize.plausibility import fit_plausibility
@@ -42,7 +42,7 @@ def run(run: str | None = None, out: Path | None = None, seed: int = 0, console:
     out = Path(out or "results/perov5_opt.json")
     t0 = time.time()
     r = load_run(run or "perov5")
-    default, _ = load_pipeline(PIPELINE)
+    default, _ = load_pipeline(require_pipeline("perov5"))
     train_paths = [Path(p) for p in r.config.data.train] if all(Path(p).exists() for p in r.config.data.train) \
         else [Path(p) for p in default.data.train]
     test_path = Path(r.config.data.test) if r.config.data.test and Path(r.config.data.test).exists() \

@@ -1,7 +1,8 @@
 """``designer benchmark score-files --samples PATH``: the scorecard on someone else's CIFs, every file reported.
 
 PATH is a folder of CIFs (searched recursively) or a ``.zip`` of them; default: MatterGen's CIF
-release in ``../shared/datasets/mattergen_cifs/cifs.zip`` (772 files). No model is involved
+release in ``$DESIGNER_SHARED/datasets/mattergen_cifs/cifs.zip`` (772 files; without the variable,
+``../shared/...`` relative to the current working directory). No model is involved
 (``designer score`` without ``--run``): geometry, charge balance, space group, CHGNet single point,
 formation energy and energy above the hull of the shipped reference set (elements + perov_5
 training crystals, so for most of these chemical systems the hull is the elements alone: a lower
@@ -21,10 +22,17 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from designer.benchmarks.report import command_line, device_info, fmt, write_results
+from designer.report.results import command_line, device_info, fmt, write_results
 from designer.errors import DataError
+from designer.resources import shared_dir
 
-DEFAULT = Path(__file__).parents[3] / "shared" / "datasets" / "mattergen_cifs" / "cifs.zip"
+DEFAULT_PARTS = ("datasets", "mattergen_cifs", "cifs.zip")
+
+
+def default_samples() -> Path:
+    """MatterGen's CIF release under the shared data folder: ``$DESIGNER_SHARED/datasets/mattergen_cifs/cifs.zip``,
+    else ``../shared/datasets/mattergen_cifs/cifs.zip`` relative to the current working directory."""
+    return shared_dir().joinpath(*DEFAULT_PARTS)
 
 
 def _cif_files(path: Path, tmp: Path) -> list[Path]:
@@ -45,15 +53,18 @@ def _cif_files(path: Path, tmp: Path) -> list[Path]:
     return files
 
 
-def run(samples: Path | None = None, out: Path | None = None, console: Console | None = None, **_) -> Path:
+def run(samples: Path | None = None, out: Path | None = None, console: Console | None = None) -> Path:
     from designer.scoring.crystal_card import score_crystals
-    from designer.scoring.hull import CAVEAT, HullReference
-    from designer.scoring.score_files import default_hull_files, read_inputs
+    from designer.design.score_files import read_inputs
+    from designer.scoring.hull import CAVEAT, HullReference, default_hull_files
 
     console = console or Console(stderr=True)
-    src = Path(samples) if samples else DEFAULT
+    src = Path(samples) if samples else default_samples()
     if not src.exists():
-        raise DataError(f"{src}: not found; give --samples FOLDER_OR_ZIP of CIF files")
+        hint = ("give --samples FOLDER_OR_ZIP of CIF files" if samples else
+                "give --samples FOLDER_OR_ZIP of CIF files, or set DESIGNER_SHARED to the folder holding "
+                "datasets/mattergen_cifs/cifs.zip")
+        raise DataError(f"{src}: not found; {hint}")
     out = Path(out or "results/scorecard_mattergen.json")
     with tempfile.TemporaryDirectory() as tmp:
         files = _cif_files(src, Path(tmp))
@@ -67,7 +78,7 @@ def run(samples: Path | None = None, out: Path | None = None, console: Console |
         parse_s = time.time() - t0
     good = [(sid, s) for sid, s, _ in items if s is not None]
     console.print(f"{len(files)} files, {len(good)} readable structures; scoring (CHGNet single points)")
-    hull = HullReference.from_files(default_hull_files(None))
+    hull = HullReference.from_files(default_hull_files([]))
     t = time.time()
     rows = score_crystals([s for _, s in good], [sid for sid, _ in good], hull=hull, energies=True,
                           log=lambda m: console.print(m))

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from designer.benchmarks.report import command_line, device_info, fmt, write_results
+from designer.report.results import command_line, device_info, fmt, write_results
+from designer.resources import require_pipeline
 
 STABLE = 0.1
 
@@ -72,19 +73,18 @@ def _score(structures, ids, hull, train, relax_top, relax_steps, console) -> tup
 
 
 def run(out: Path | None = None, n_samples: int = 1000, seed: int = 0, run: str | None = None,
-        relax_top: int = 20, relax_steps: int = 200, console: Console | None = None, **_) -> Path:
+        relax_top: int = 20, relax_steps: int = 200, console: Console | None = None) -> Path:
     from designer.data.crystal_io import read_crystals
     from designer.design.data import known_data
-    from designer.generate import sample
+    from designer.domains.crystal.generate import sample
     from designer.runs import load_run
-    from designer.scoring.hull import CAVEAT, HullReference
-    from designer.scoring.score_files import default_hull_files
+    from designer.scoring.hull import CAVEAT, HullReference, default_hull_files
 
     console = console or Console(stderr=True)
     out = Path(out or "results/scorecard.json")
     t0 = time.time()
     r = load_run(run or "perov5")
-    hull = HullReference.from_files(default_hull_files(r))
+    hull = HullReference.from_files(default_hull_files(r.training_paths()))
     console.print(f"hull reference: {hull.description}")
     train = known_data(r).items
     console.print(f"sampling {n_samples} prior crystals")
@@ -104,7 +104,7 @@ def run(out: Path | None = None, n_samples: int = 1000, seed: int = 0, run: str 
         from designer.config import load_pipeline
         from designer.design.run import design
 
-        cfg, _ = load_pipeline(Path(__file__).parents[2] / "pipelines" / "perov5.yaml")
+        cfg, _ = load_pipeline(require_pipeline("perov5"))
         design(cfg, run="perov5", out=design_dir, log=lambda m: None, progress=False)
     import csv
 

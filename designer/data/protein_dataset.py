@@ -10,11 +10,9 @@ import torch
 from torch.utils.data import Dataset
 
 from designer.data.cache import cached, content_hash
-from designer.data.protein_io import GAP, TOKENS, UNKNOWN, ReadReport, SequenceOptions, SequenceRecord, read_sequences
+from designer.data.protein_io import GAP, GAP_INDEX, TOKENS, UNKNOWN, UNKNOWN_INDEX, ReadReport, SequenceOptions, SequenceRecord, read_sequences
 from designer.errors import DataError
 
-GAP_INDEX = TOKENS.index(GAP)
-UNKNOWN_INDEX = len(TOKENS)  # masked out of the likelihood
 _LOOKUP = np.full(128, -1, dtype=np.int64)
 for _i, _c in enumerate(TOKENS):
     _LOOKUP[ord(_c)] = _i

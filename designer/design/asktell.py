@@ -8,64 +8,31 @@ the whole measurements file before changing anything.
 from __future__ import annotations
 
 import csv
-import json
+import io
 import math
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from designer.design.data import known_data
+from designer.design.export import candidate_rows, export_candidates
+from designer.design.scorecard import score_rows
+from designer.design.setup import objective_for, settings_for, start_points, with_scales
+from designer.design.spaces import space_for
+from designer.design.state import cached_plausibility, load_state, save_state, state_dir
+from designer.domains import get_domain
 from designer.errors import DataError, DesignerError
-from designer.io.atomic import atomic_write_text
-from designer.runs import Run
+from designer.io.atomic import atomic_write_bytes
+from designer.optimize.bo import TrustRegion, latent_box
+from designer.optimize.loop import ask
+from designer.runs import Run, load_run
 
-STATE_VERSION = 1
-
-
-def state_dir(run_arg: str, run: Run) -> Path:
-    """``<run folder>/design``; for a shipped model (read-only package) ``runs/<name>/design``."""
-    p = Path(run_arg)
-    base = p if p.is_dir() else (p.parent if p.is_file() and p.name == "model.pt" else Path("runs") / run.config.name)
-    return base / "design"
-
-
-def load_state(folder: Path) -> dict:
-    f = folder / "state.json"
-    if not f.exists():
-        return {"version": STATE_VERSION, "rounds": 0, "proposals": [], "observations": []}
-    try:
-        state = json.loads(f.read_text())
-    except json.JSONDecodeError:
-        raise DesignerError(f"{f}: the design state is not valid JSON; restore it from a backup or delete the folder") from None
-    return state
-
-
-def save_state(folder: Path, state: dict) -> None:
-    atomic_write_text(folder / "state.json", json.dumps(state, indent=1) + "\n")
-
-
-def _plausibility(folder: Path, mu: torch.Tensor, seed: int):
-    """The run's plausibility density, fitted once and kept in the state folder."""
-    from designer.optimize.plausibility import Plausibility, fit_plausibility
-
-    f = folder / "plausibility.json"
-    if f.exists():
-        return Plausibility.from_dict(json.loads(f.read_text()))
-    p = fit_plausibility(mu.numpy(), seed=seed)
-    atomic_write_text(f, json.dumps(p.to_dict()))
-    return p
+__all__ = ["observe", "propose", "refit_head", "state_dir"]
 
 
 def propose(run_arg: str, q: int, out: Path, cfg=None, seed: int | None = None, log=print) -> tuple[Path, int]:
     """Write the next batch to ``out`` and record it; returns (table path, number proposed)."""
-    from designer.design.data import known_data
-    from designer.design.export import export_candidates
-    from designer.design.run import objective_for, settings_for, start_points, with_scales
-    from designer.design.spaces import space_for
-    from designer.optimize.bo import TrustRegion, latent_box
-    from designer.optimize.loop import ask
-    from designer.runs import load_run
-
     run = load_run(run_arg)
     if cfg is not None:
         run.config = run.config.model_copy(update={"design": cfg.design})
@@ -75,16 +42,12 @@ def propose(run_arg: str, q: int, out: Path, cfg=None, seed: int | None = None, 
     settings = settings_for(run.config, seed)
     space = space_for(run, run.config.design.constraints, settings.seed)
     known = known_data(run)
-    plaus = _plausibility(folder, known.mu, settings.seed)
+    plaus = cached_plausibility(folder, known.mu, settings.seed)
     head_file = folder / "head.pt"
     if run.config.design.refit_head and state["observations"]:
         report = refit_head(run, known, state["observations"], seed=settings.seed)
-        import io
-
         buf = io.BytesIO()
         torch.save(run.model.property_head.state_dict(), buf)
-        from designer.io.atomic import atomic_write_bytes
-
         atomic_write_bytes(head_file, buf.getvalue())
         log(f"property head fine-tuned on {report['measurements']} measurement(s): error on them "
             f"{report['mae_before']:.4g} -> {report['mae_after']:.4g} (kept in {head_file})")
@@ -97,10 +60,8 @@ def propose(run_arg: str, q: int, out: Path, cfg=None, seed: int | None = None, 
         space.remember(known.items, known.keys)
         earlier = [p for p in state["proposals"] if p.get("z") is not None]
         if earlier:
-            from designer.generate import decode_latents
-
-            decoded = decode_latents(run, torch.tensor([p["z"] for p in earlier], dtype=torch.float32)).structures
-            space.remember(decoded, [tuple(p["key"]) if isinstance(p["key"], list) else p["key"] for p in earlier])
+            space.remember_latents(torch.tensor([p["z"] for p in earlier], dtype=torch.float32),
+                                   [tuple(p["key"]) if isinstance(p["key"], list) else p["key"] for p in earlier])
     names = objective.properties
     obs = [o for o in state["observations"] if all(math.isfinite(o["values"].get(n, math.nan)) for n in names)]
     mean, _ = space.predict(known.mu)
@@ -125,9 +86,12 @@ def propose(run_arg: str, q: int, out: Path, cfg=None, seed: int | None = None, 
     if not res.proposals:
         raise DesignerError(f"no new candidate in {res.attempts} attempts (rejected: {res.rejected}); "
                             "loosen design.constraints or widen design.tr_length")
-    rows = export_candidates(run, res.proposals, out, objective,
-                             {"round": round_ + 1, "rejected": res.rejected, "gp_data": source}, prefix=f"r{round_ + 1}",
-                             scoring=run.config.scoring, known=known, log=log)
+    rows = candidate_rows(run, res.proposals, objective, prefix=f"r{round_ + 1}")
+    summary = {"round": round_ + 1, "rejected": res.rejected, "gp_data": source}
+    if run.config.scoring.enabled:
+        summary["scoring"] = score_rows(run, res.proposals, rows, run.config.scoring, known=known, plausibility=plaus,
+                                        log=log)
+    export_candidates(run, res.proposals, rows, out, summary, symprec=run.config.scoring.symprec)
     for row in rows:
         p = res.proposals[row["_proposal"]]
         state["proposals"].append({"id": row["id"], "round": round_ + 1, "z": p.candidate.z.tolist(),
@@ -189,8 +153,6 @@ def _numeric(value: str, where: str, column: str) -> float:
 
 def observe(run_arg: str, path: Path, log=print) -> int:
     """Record the lab's measurements; returns how many rows were recorded. All-or-nothing."""
-    from designer.runs import load_run
-
     run = load_run(run_arg)
     folder = state_dir(run_arg, run)
     state = load_state(folder)
@@ -223,7 +185,7 @@ def observe(run_arg: str, path: Path, log=print) -> int:
         values = {p: _numeric(row.get(p), where, p) for p in props if (row.get(p) or "").strip() != ""}
         if not values:
             raise DataError(f"{where}: no value in {', '.join(props)}")
-        item = (row.get("cif") or row.get("sequence") or "").strip()
+        item = (row.get(get_domain(run).observation_column) or "").strip()
         if rid in proposed:
             new.append({"id": rid, "values": values, "z": proposed[rid]["z"], "source": "proposal"})
         elif item:
@@ -231,7 +193,7 @@ def observe(run_arg: str, path: Path, log=print) -> int:
             need_encoding.append((len(new) - 1, item, where))
         else:
             raise DataError(f"{where}: the id matches no proposal and the row gives no "
-                            f"{'cif' if run.config.domain == 'crystal' else 'sequence'} column to encode")
+                            f"{get_domain(run).observation_column} column to encode")
     if need_encoding:
         latents = _encode_items(run, [i for _, i, _ in need_encoding], [w for _, _, w in need_encoding], path.parent)
         for (k, _, _), zrow in zip(need_encoding, latents):
@@ -245,35 +207,4 @@ def observe(run_arg: str, path: Path, log=print) -> int:
 
 
 def _encode_items(run: Run, items: list[str], wheres: list[str], base: Path) -> np.ndarray:
-    if run.config.domain == "crystal":
-        from designer.data.crystal_io import read_crystals
-        from designer.design.spaces import CrystalSpace
-
-        structures = []
-        for item, where in zip(items, wheres):
-            p = Path(item) if Path(item).is_absolute() else base / item
-            if not p.exists():
-                raise DataError(f"{where}: cif {item!r}: no such file")
-            try:
-                structures.append(read_crystals(p, [])[0].to_structure())
-            except DesignerError as exc:
-                raise DataError(f"{where}: {exc}") from None
-        return CrystalSpace(run).encode(structures).numpy()
-    import tempfile
-
-    from designer.config import sequence_options
-    from designer.data.protein_dataset import load_protein_set
-    from designer.generate_protein import encode, reference_sequence
-
-    with tempfile.TemporaryDirectory() as tmp:
-        f = Path(tmp) / "observed.fasta"
-        f.write_text("".join(f">item{i}\n{s}\n" for i, s in enumerate(items)))
-        opts = sequence_options(run.config)
-        opts.format = "fasta"
-        try:
-            pset = load_protein_set([f], [], opts, reference_sequence(run), use_cache=False)
-        except DesignerError as exc:
-            raise DataError(f"{wheres[0]}: {str(exc).split(': ', 1)[-1]}") from None
-    if len(pset.tokens) != len(items):
-        raise DataError(f"{wheres[0]}: a sequence was skipped while reading ({pset.report.summary()})")
-    return encode(run, pset.tokens)[0].numpy()
+    return get_domain(run).encode_observed(run, items, wheres, base)

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-GAP_INDEX = 20
-UNKNOWN_INDEX = 21
+from designer.data.protein_io import GAP_INDEX, UNKNOWN_INDEX  # noqa: F401  (re-exported)
 
 DESCRIPTIONS = {
     "property.spearman": "Spearman rho between the property head's prediction (at the posterior mean) and the measured value",

@@ -160,8 +160,3 @@ def is_collapsed(rate: float, n_active: int, latent_dim: int, min_rate: float = 
     if rate < min_rate:
         return True
     return min_active_fraction > 0 and n_active < max(1, math.ceil(min_active_fraction * latent_dim))
-
-
-def gaussian_log_prob(z: Tensor) -> Tensor:
-    """log N(z; 0, I) summed over the last dimension."""
-    return -0.5 * (z.pow(2).sum(-1) + z.shape[-1] * math.log(2 * math.pi))

@@ -141,22 +141,21 @@ def _cell(v) -> tuple[str, str]:
     return html.escape(str(v)), html.escape(str(v))
 
 
-def write_report(path: Path, rows: list[dict], domain: str, title: str, images: dict | None = None,
+def write_report(path: Path, rows: list[dict], title: str, columns: list[str], images: dict | None = None,
                  plots: dict | None = None, notes: list[str] | None = None, reference: str | None = None,
-                 columns: list[str] | None = None) -> Path:
-    """Write the page; ``images``: id -> PNG bytes (crystals); ``plots``: caption -> PNG bytes."""
-    images, plots = images or {}, plots or {}
-    default = (["synthesis_rank", "id", "rank", "objective", "formula", "spacegroup", "num_atoms", "geometry_ok",
-                "charge_neutral", "e_above_hull", "e_above_hull_relaxed", "energy_drop", "novel", "unique",
-                "plausibility_percentile", "synthesis_score", "selected", "reasons"]
-               if domain == "crystal" else
-               ["synthesis_rank", "id", "rank", "objective", "num_mutations", "mutations", "num_liabilities",
-                "liabilities", "elbo_percentile", "edit_distance_wild_type", "distance_nearest_training",
-                "plausibility_percentile", "synthesis_score", "selected"])
+                 sequences: bool = False) -> Path:
+    """Write the page.
+
+    ``columns``: the table's columns (those present in some row are shown, then every ``pred_*``);
+    ``images``: id -> PNG bytes, shown in a leading picture column when given (crystals);
+    ``sequences``: a trailing column with each row's ``sequence``, residues that differ from
+    ``reference`` highlighted; ``plots``: caption -> PNG bytes.
+    """
+    plots = plots or {}
     preds = [k for k in (rows[0] if rows else {}) if k.startswith("pred_")]
-    cols = [c for c in (columns or default + preds) if any(c in r for r in rows)]
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in (["picture"] if domain == "crystal" else []) + cols
-                   + (["sequence"] if domain == "protein" else []))
+    cols = [c for c in list(columns) + preds if any(c in r for r in rows)]
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in (["picture"] if images is not None else []) + cols
+                   + (["sequence"] if sequences else []))
     body = []
     for r in sorted(rows, key=lambda r: r.get("synthesis_rank") or r.get("rank") or 0):
         cls = []
@@ -165,14 +164,14 @@ def write_report(path: Path, rows: list[dict], domain: str, title: str, images: 
         if str(r.get("selected")) == "True":
             cls.append("selected")
         cells = []
-        if domain == "crystal":
+        if images is not None:
             img = images.get(r["id"])
             tag = f"<img class=crystal alt='{html.escape(str(r['id']))}' src='{png_data_uri(img)}'>" if img else ""
             cells.append(f"<td data-v=''>{tag}</td>")
         for c in cols:
             shown, sort = _cell(r.get(c))
             cells.append(f"<td data-v='{sort}'>{shown}</td>")
-        if domain == "protein":
+        if sequences:
             seq = str(r.get("sequence", ""))
             cells.append(f"<td data-v='' class=seq>{highlighted_sequence(seq, reference)}</td>")
         body.append(f"<tr class='{' '.join(cls)}' id='row-{html.escape(str(r['id']))}'>{''.join(cells)}</tr>")

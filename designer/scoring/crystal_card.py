@@ -99,9 +99,3 @@ def score_crystals(structures: list[Structure], ids: list[str], hull=None, refer
         for k in ("geometry_reason", "charge_reason"):
             row.pop(k, None)
     return rows
-
-
-def is_stable(row: dict, threshold: float = 0.1) -> bool:
-    """CHGNet energy above hull <= ``threshold`` eV/atom (relaxed when relaxed)."""
-    e = row.get("e_above_hull_relaxed", row.get("e_above_hull", math.nan))
-    return bool(np.isfinite(e) and e <= threshold)

@@ -19,6 +19,8 @@ from pathlib import Path
 from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
 from pymatgen.core import Composition
 
+from designer.resources import dataset_path
+
 CAVEAT = ("energy above hull is measured against CHGNet-relaxed elemental references and the reference compounds "
           "only (for perov_5: its 5-atom perovskites); real competing phases are missing, so stability is "
           "overestimated")
@@ -75,3 +77,17 @@ class HullReference:
         entry = PDEntry(comp, energy_per_atom * comp.num_atoms)
         decomp, e = pd.get_decomp_and_e_above_hull(entry, allow_negative=True, check_stable=False)
         return float(e)
+
+
+def default_hull_files(training_paths: list) -> list[Path]:
+    """Reference-compound energy tables: a ``chgnet_energies.csv.gz`` beside any of the training inputs,
+    else the shipped perov_5 table (package data)."""
+    files: list[Path] = []
+    for p in training_paths:
+        f = Path(p).parent / "chgnet_energies.csv.gz"
+        if f.exists() and f not in files:
+            files.append(f)
+    shipped = dataset_path("perov_5", "chgnet_energies.csv.gz")
+    if not files and shipped.exists():
+        files.append(shipped)
+    return files

@@ -12,7 +12,8 @@ No materials database is reachable, so the references are built here:
 * **training structures**: single-point CHGNet energies of a pipeline's training crystals.
 
 ``python -m designer.scoring.references elements`` writes ``designer/data_files/elemental_references.json``;
-``python -m designer.scoring.references train PIPELINE`` writes ``datasets/<name>/chgnet_energies.csv.gz``.
+``python -m designer.scoring.references train PIPELINE`` writes ``chgnet_energies.csv.gz`` beside the
+pipeline's first training file (for perov5: ``designer/datasets/perov_5/``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-ELEMENTS_FILE = Path(__file__).parents[1] / "data_files" / "elemental_references.json"
+from designer.resources import data_file
+
+ELEMENTS_FILE = data_file("elemental_references.json")
 DIATOMIC_BOND = {"H": 0.74, "N": 1.10, "O": 1.21, "F": 1.42, "Cl": 1.99, "Br": 2.28, "I": 2.67}
 SKIP = {"He", "Ne", "Ar", "Kr", "Xe", "Rn", "Tc", "Pm", "Po", "At", "Fr", "Ra"}  # noble gases, no stable isotope
 

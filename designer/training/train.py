@@ -14,9 +14,9 @@ import torch
 from designer.config import PipelineConfig, dump
 from designer.errors import DesignerError
 from designer.io.atomic import atomic_write, atomic_write_text
-from designer.models.factory import build_model
 from designer.models.vae import active_units, kl_per_dim
-from designer.runs import load_run, save_model
+from designer.domains import get_domain
+from designer.runs import build_model, load_run, save_model
 from designer.training.datasets import fit_data_scales, load_training_data, make_loader
 from designer.training.module import LitBetaVAE
 
@@ -29,7 +29,7 @@ def _inherit_architecture(cfg: PipelineConfig, init) -> PipelineConfig:
     """A fine-tuned model keeps the architecture (and vocabulary) of the model it starts from."""
     data = cfg.data.model_copy(update={"max_atoms": init.config.data.max_atoms, "cutoff": init.config.data.cutoff,
                                        "max_neighbors": init.config.data.max_neighbors})
-    if cfg.domain != init.config.domain:
+    if get_domain(cfg) is not get_domain(init):
         raise DesignerError(f"--init-from {init.path}: a {init.config.domain} model cannot start a {cfg.domain} pipeline")
     if cfg.data.properties != init.config.data.properties:
         raise DesignerError(
@@ -113,7 +113,7 @@ def train(cfg: PipelineConfig, run_dir: Path, init_from: str | None = None, resu
     mu, logvar = encode_posteriors(model, holdout if len(holdout) else train_data, data.domain)
     calibration = {}
     if model.property_head is not None and len(holdout):
-        y_ho = torch.cat([b["y"] if isinstance(b, dict) else b.y for b in make_loader(data.domain, holdout, 512)])
+        y_ho = torch.cat([model.plugin.targets(b) for b in make_loader(data.domain, holdout, 512)])
         calibration = {cfg.data.properties[j]: v for j, v in model.property_head.calibrate(mu, y_ho).items()}
     active = active_units(mu) if len(mu) > 1 else torch.zeros(model.latent_dim, dtype=torch.bool)
     kl_last = lit.kl_history[-1] if lit.kl_history else []

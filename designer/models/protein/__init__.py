@@ -1,1 +1,1 @@
-"""The protein domain plug-in (aligned sequences, per-position amino-acid logits)."""
+"""Moved to ``designer.models.sequence`` (the plug-in reads any fixed alphabet); kept for old imports."""

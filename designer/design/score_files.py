@@ -1,0 +1,104 @@
+"""``designer score FILES... [--run RUN]``: the scorecard for anyone's files (CIF, FASTA, or a registered
+domain's), ours or not.
+
+Every file is reported: an unreadable one gets a row with its reason instead of stopping the run.
+The files' suffixes pick the domain (``Domain.file_suffixes``). Without a run the model-based
+columns are left out (and the output says so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from designer.design.state import run_plausibility
+from designer.domains import domain_names, get_domain
+from designer.errors import DataError
+from designer.io.crystal_files import write_table
+from designer.runs import load_run
+
+
+@dataclass
+class ScoreResult:
+    rows: list[dict]
+    domain: str
+    table: Path
+    notes: list[str] = field(default_factory=list)
+
+
+def _suffix_domains() -> dict[str, str]:
+    """File suffix -> the first registered domain that reads it."""
+    out: dict[str, str] = {}
+    for name in domain_names():
+        for suffix in get_domain(name).file_suffixes:
+            out.setdefault(suffix, name)
+    return out
+
+
+def _expand(paths: list[Path], suffixes: dict[str, str]) -> list[Path]:
+    out = []
+    for p in paths:
+        p = Path(p)
+        if not p.exists():
+            raise DataError(f"{p}: no such file or folder; check the path")
+        if p.is_dir():
+            found = sorted(q for q in p.iterdir() if q.suffix.lower() in suffixes)
+            if not found:
+                raise DataError(f"{p}: the folder holds no {' / '.join(sorted(suffixes))} files")
+            out += found
+        else:
+            out.append(p)
+    return out
+
+
+def read_inputs(paths: list[Path]) -> tuple[str, list[tuple[str, object, str]]]:
+    """``(domain name, [(id, object or None, reason)])``: one entry per structure/record or broken file."""
+    suffixes = _suffix_domains()
+    files = _expand(paths, suffixes)
+    unknown = [f for f in files if f.suffix.lower() not in suffixes]
+    if unknown:
+        raise DataError(f"{unknown[0]}: unknown file type; give {', '.join(sorted(suffixes))} files")
+    kinds = {suffixes[f.suffix.lower()] for f in files}
+    if len(kinds) > 1:
+        raise DataError(f"give files of one kind in one call ({' or '.join(sorted(kinds))}), not several")
+    name = kinds.pop()
+    return name, get_domain(name).read_files(files)
+
+
+def score_files(paths: list[Path], out: Path, run: str | None = None, relax_top: int = 0, relax_steps: int = 200,
+                energies: bool = True, hull_files: list[Path] | None = None,
+                log: Callable[[str], None] = print) -> ScoreResult:
+    """Score every input and write ``out/scores.csv`` (and the domain's files beside it, e.g. symmetrised CIFs)."""
+    name, items = read_inputs(paths)
+    domain = get_domain(name)
+    good = [(i, it) for i, it in enumerate(items) if it[1] is not None]
+    notes = []
+    r = None
+    columns = None
+    if run:
+        r = load_run(run)
+        if get_domain(r) is not domain:
+            raise DataError(f"--run {run} is a {r.config.domain} model but the files are {name} files")
+        known = domain.known_data(r)
+        columns = domain.model_columns(r, known, run_plausibility(r, run, known.mu))
+    else:
+        notes.append("no --run: model columns (plausibility, predicted properties, likelihood) are left out")
+    objects, ids = [it[1] for _, it in good], [it[0] for _, it in good]
+    scored, more = domain.score_items(r, objects, ids, model_columns=columns, relax_top=relax_top,
+                                      relax_steps=relax_steps, energies=energies, hull_files=hull_files, log=log)
+    notes += more
+    rows_by_index = {i: row for (i, _), row in zip(good, scored)}
+    rows = []
+    for i, (sid, obj, reason) in enumerate(items):
+        row = rows_by_index.get(i, {"id": sid, "reasons": f"unreadable: {reason}"})
+        row.setdefault("reasons", row.get("liabilities", ""))
+        row["source"] = str(sid)
+        row.pop("_relaxed", None)
+        rows.append(row)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    domain.write_scored(out, objects, ids)
+    table = out / "scores.csv"
+    write_table(rows, table)
+    return ScoreResult(rows, name, table, notes)

@@ -1,0 +1,60 @@
+"""The lab loop's state in ``<run>/design/``: ``state.json`` (every proposal and observation) and the
+run's plausibility density, fitted once and kept beside it.
+
+``state.json`` is rewritten atomically; a leaf module (it imports no other part of ``design``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from designer.errors import DesignerError
+from designer.io.atomic import atomic_write_text
+from designer.optimize.plausibility import Plausibility, fit_plausibility
+
+STATE_VERSION = 1
+
+
+def state_dir(run_arg: str, run) -> Path:
+    """``<run folder>/design``; for a shipped model (read-only package) ``runs/<name>/design``."""
+    p = Path(run_arg)
+    base = p if p.is_dir() else (p.parent if p.is_file() and p.name == "model.pt" else Path("runs") / run.config.name)
+    return base / "design"
+
+
+def load_state(folder: Path) -> dict:
+    f = folder / "state.json"
+    if not f.exists():
+        return {"version": STATE_VERSION, "rounds": 0, "proposals": [], "observations": []}
+    try:
+        state = json.loads(f.read_text())
+    except json.JSONDecodeError:
+        raise DesignerError(f"{f}: the design state is not valid JSON; restore it from a backup or delete the folder") from None
+    return state
+
+
+def save_state(folder: Path, state: dict) -> None:
+    atomic_write_text(folder / "state.json", json.dumps(state, indent=1) + "\n")
+
+
+def cached_plausibility(folder: Path, mu: torch.Tensor, seed: int) -> Plausibility:
+    """The run's plausibility density, fitted once and kept in the state folder."""
+    f = folder / "plausibility.json"
+    if f.exists():
+        return Plausibility.from_dict(json.loads(f.read_text()))
+    p = fit_plausibility(mu.cpu().numpy(), seed=seed)
+    atomic_write_text(f, json.dumps(p.to_dict()))
+    return p
+
+
+def run_plausibility(run, run_arg: str | None, mu: torch.Tensor, seed: int = 0) -> Plausibility:
+    """The cached density of a run's state folder; fitted without caching where that folder is read-only."""
+    try:
+        folder = state_dir(run_arg or str(run.path), run)
+        folder.mkdir(parents=True, exist_ok=True)
+        return cached_plausibility(folder, mu, seed)
+    except OSError:  # a read-only location: fit without caching
+        return fit_plausibility(mu.cpu().numpy(), seed=seed)
