@@ -18,8 +18,6 @@ from rich.console import Console
 from designer.analysis import disentanglement as dis
 from designer.analysis import plots
 from designer.analysis.rate_distortion import latent_stats, run_items
-from designer.design.run import seed_latent
-from designer.design.spaces import space_for
 from designer.domains import get_domain
 from designer.io.atomic import atomic_write_text
 from designer.io.crystal_files import write_table
@@ -72,8 +70,9 @@ def _between_latents(run: Run, between: tuple[str, str] | None):
     """``(z_a, z_b)`` of the two user inputs (CIF paths, or sequences / FASTA paths), or None."""
     if between is None:
         return None
-    space = space_for(run)
-    return tuple(seed_latent(run, space, item, where="--between")[0] for item in between)
+    domain = get_domain(run)
+    space = domain.latent_space(run)
+    return tuple(domain.item_latent(run, space, item, "--between")[0] for item in between)
 
 
 def _interpolation(run: Run, mu: torch.Tensor, y: np.ndarray, between: tuple[str, str] | None = None,

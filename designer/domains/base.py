@@ -105,6 +105,23 @@ def predict_with_head(run, z: torch.Tensor, mc_samples: int = 20) -> tuple[np.nd
     return m.cpu().numpy(), s.cpu().numpy()
 
 
+@torch.no_grad()
+def predict_in_batches(model, z: torch.Tensor, batch_size: int, mc_samples: int = 0,
+                       n_properties: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n x P`` property-head means and stds of ``n x d`` latents, batch by batch as the decoder runs
+    (``n x 0`` without a head; ``mc_samples``: MC-dropout passes, 0 = the deterministic head)."""
+    head = model.property_head
+    if head is None or not len(z):
+        return np.zeros((len(z), n_properties if head is not None else 0)), \
+            np.zeros((len(z), n_properties if head is not None else 0))
+    means, stds = [], []
+    for s in range(0, len(z), batch_size):
+        m, sd = head.predict(z[s: s + batch_size], mc_samples)
+        means.append(m.cpu().numpy())
+        stds.append(sd.cpu().numpy())
+    return np.concatenate(means), np.concatenate(stds)
+
+
 class Domain:
     """Base class of a domain; see the module docstring for the groups of methods.
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from designer.optimize.bo import TrustRegion, objective_transform, propose
+from designer.optimize.bo import ProposeInputs, TrustRegion, objective_transform, propose
 from designer.optimize.plausibility import Plausibility
 from designer.optimize.space import Candidate, LatentSpace
 
@@ -176,11 +176,12 @@ def ask(space: LatentSpace, z: Tensor, y: Tensor, q: int, box: Tensor, known_key
         if attempts and bounds is not None:  # a collapsed batch: look wider (twice the region, within the box)
             mid, half = (bounds[0] + bounds[1]) / 2, (bounds[1] - bounds[0])
             bounds = torch.stack([torch.maximum(mid - half, box[0]), torch.minimum(mid + half, box[1])])
-        zq = propose(z_fit, y_fit, box, need, plausibility, settings.mode, settings.weight, settings.floor_percentile,
-                     bounds=bounds, seed=settings.seed + 1000 * round_ + attempts,
-                     num_restarts=settings.num_restarts, raw_samples=settings.raw_samples,
-                     max_fit_points=settings.max_fit_points,
-                     pending=torch.cat(pending) if pending else None)
+        zq = propose(ProposeInputs(
+            z=z_fit, y=y_fit, box=box, q=need, plausibility=plausibility, mode=settings.mode,
+            weight=settings.weight, floor_percentile=settings.floor_percentile, bounds=bounds,
+            seed=settings.seed + 1000 * round_ + attempts, num_restarts=settings.num_restarts,
+            raw_samples=settings.raw_samples, max_fit_points=settings.max_fit_points,
+            pending=torch.cat(pending) if pending else None))
         attempts += 1
         pending.append(zq)
         bad = []

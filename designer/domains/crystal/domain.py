@@ -12,11 +12,10 @@ from pymatgen.core import Lattice, Structure
 from pymatgen.io.cif import CifWriter
 from torch_geometric.loader import DataLoader
 
-from designer.analysis import plots
-from designer.analysis.factors import crystal_factors, lattice_constant, strain_intervention
 from designer.data import ElementVocab, holdout_split, load_graph_dataset
 from designer.data.crystal_dataset import load_records
 from designer.data.crystal_io import parse_cif_text, read_crystals
+from designer.domains.crystal.analysis import crystal_factors, lattice_constant, plot_traversals, strain_intervention
 from designer.domains.base import Decoded, Domain, KnownData, TrainingData, prediction_columns
 import designer.domains.crystal.generate as generate
 from designer.domains.crystal.space import CrystalSpace, crystal_key
@@ -25,6 +24,7 @@ from designer.io.atomic import atomic_write_text
 from designer.io.crystal_files import safe_name, write_cif, write_table
 from designer.metrics import StructureIndex, composition_validity, match_structures, structure_validity
 from designer.models.crystal.plugin import CrystalPlugin
+from designer.report.figures import interpolation
 from designer.report.html import crystal_png
 from designer.scoring.crystal_card import score_crystals
 from designer.scoring.hull import CAVEAT, HullReference, default_hull_files
@@ -338,10 +338,10 @@ class CrystalDomain(Domain):
                 "file": "prototype.cif"}
 
     def plot_traversals(self, rows, dims, names, path):
-        plots.traversals_crystal(rows, dims, names, path)
+        plot_traversals(rows, dims, names, path)
 
     def plot_interpolation(self, rows, names, path):
-        plots.interpolation(rows, names, path, labels="formula")
+        interpolation(rows, names, path, labels="formula")
 
     def traversal_summary(self, dim: int, steps: list[dict]) -> str:
         def a(v):

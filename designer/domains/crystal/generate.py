@@ -13,6 +13,7 @@ from torch_geometric.loader import DataLoader
 from designer.data import ElementVocab
 from designer.data.crystal_dataset import build_graphs, check_records, load_records, to_data
 from designer.data.crystal_io import CrystalRecord
+from designer.domains.base import predict_in_batches
 from designer.domains.crystal.decoding import charge_neutral_types
 
 
@@ -44,7 +45,7 @@ def decode_latents(run, z: torch.Tensor, batch_size: int = 2048, mc_samples: int
     """
     model = run.model.eval()
     plugin = model.plugin
-    structures, props, stds = [], [], []
+    structures = []
     for s in range(0, len(z), batch_size):
         zb = z[s: s + batch_size]
         out = model.decode(zb)
@@ -53,15 +54,10 @@ def decode_latents(run, z: torch.Tensor, batch_size: int = 2048, mc_samples: int
             n = out["num_atoms_logits"].argmax(-1) + 1
             types = charge_neutral_types(plugin.slot_log_probs(out), n, plugin.atomic_numbers)
         structures += plugin.to_structures(out, types)
-        if model.property_head is not None:
-            m, sd = model.property_head.predict(zb, mc_samples)
-            props.append(m.numpy())
-            stds.append(sd.numpy())
         if on_batch:
             on_batch(len(zb))
-    P = len(run.config.data.properties) if model.property_head is not None else 0
-    cat = (lambda xs: np.concatenate(xs)) if props else (lambda xs: np.zeros((len(z), P)))
-    return Decoded(structures, z, cat(props), cat(stds))
+    mean, std = predict_in_batches(model, z, batch_size, mc_samples, len(run.config.data.properties))
+    return Decoded(structures, z, mean, std)
 
 
 def sample(run, n: int, seed: int = 0, batch_size: int = 2048, temperature: float = 1.0,

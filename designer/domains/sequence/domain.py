@@ -12,12 +12,11 @@ import torch
 from Bio import SeqIO
 from torch.utils.data import Subset
 
-from designer.analysis import plots
-from designer.analysis.factors import mutation_intervention, protein_factors
 from designer.data import holdout_split
 from designer.data.protein_dataset import (GAP_INDEX, TokenDataset, decode_tokens, describe_mutations,
                                            encode_sequences, gap_profile, load_protein_set, sequence_weights)
 from designer.config import sequence_options
+from designer.domains.sequence.analysis import mutation_intervention, plot_traversals, protein_factors
 from designer.domains.base import Decoded, Domain, KnownData, TrainingData, prediction_columns
 import designer.domains.sequence.generate as generate
 from designer.domains.sequence.mutations import mutation_design
@@ -28,6 +27,7 @@ from designer.io.crystal_files import write_table
 from designer.io.sequence_files import write_fasta
 from designer.metrics.protein import edit_distances, residue_accuracy, sequence_validity
 from designer.models.sequence.plugin import SequencePlugin
+from designer.report.figures import interpolation
 from designer.scoring.protein_card import batch_diversity, hamming_to_nearest, score_proteins
 
 RESIDUE_LETTERS = set("ACDEFGHIKLMNPQRSTVWYXBZJUO*-")
@@ -364,10 +364,10 @@ class SequenceDomain(Domain):
         return {"sequence": seq, "substitutions_from_reference": subs, "predicted": pred, "file": "prototype.fasta"}
 
     def plot_traversals(self, rows, dims, names, path):
-        plots.traversals_sequence(rows, dims, names, path)
+        plot_traversals(rows, dims, names, path)
 
     def plot_interpolation(self, rows, names, path):
-        plots.interpolation(rows, names, path, second="expected_substitutions",
+        interpolation(rows, names, path, second="expected_substitutions",
                             second_label="expected substitutions from the reference")
 
     def traversal_summary(self, dim: int, steps: list[dict]) -> str:

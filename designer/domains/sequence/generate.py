@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from designer.config import sequence_options
+from designer.domains.base import predict_in_batches
 from designer.data.protein_dataset import ProteinSet, decode_tokens, load_protein_set
 from designer.models.sequence.plugin import masked_log_likelihood
 from designer.models.vae import kl_per_dim
@@ -42,20 +43,15 @@ def decode_latents(run, z: torch.Tensor, batch_size: int = 4096, constrained: bo
     """Decode ``n x d`` latents (one network evaluation each); ``constrained`` forbids gaps where training has none."""
     model = run.model.eval()
     gen = torch.Generator().manual_seed(seed)
-    toks, props, stds = [], [], []
+    toks = []
     for s in range(0, len(z), batch_size):
         zb = z[s: s + batch_size]
         toks.append(model.plugin.to_tokens(model.decode(zb), constrained, temperature, gen))
-        if model.property_head is not None:
-            m, sd = model.property_head.predict(zb, mc_samples)
-            props.append(m.numpy())
-            stds.append(sd.numpy())
         if on_batch:
             on_batch(len(zb))
-    P = len(run.config.data.properties) if model.property_head is not None else 0
-    cat = (lambda xs: np.concatenate(xs)) if props else (lambda xs: np.zeros((len(z), P)))
+    mean, std = predict_in_batches(model, z, batch_size, mc_samples, len(run.config.data.properties))
     tokens = torch.cat(toks) if toks else torch.zeros(0, model.plugin.length, dtype=torch.long)
-    return DecodedSequences(tokens, z, cat(props), cat(stds))
+    return DecodedSequences(tokens, z, mean, std)
 
 
 def sample(run, n: int, seed: int = 0, temperature: float = 1.0, constrained: bool = True,

@@ -1,19 +1,20 @@
-"""Known generative factors of the inputs (for MIG, correlations) and one-factor interventions.
+"""Crystal factors of variation, the strain intervention and the traversal figure of ``designer analyze``.
 
-Crystals: a perovskite-like ABX3 cell gives per-site factors (A, B, X electronegativity and
-atomic radius; X = the element three times as frequent, B = the cation closest to X); every
-crystal gives the lattice constant (volume per formula unit)^(1/3), the mean electronegativity and
-the atom count; the dataset's properties are factors too. Proteins: the properties, the number of
-substitutions from the reference and the net charge (K + R - D - E).
-
-Interventions change one factor by a small step and re-encode: crystals are strained
-isotropically by 1% (the lattice constant alone changes); proteins receive one extra random
-substitution at an ungapped position.
+A perovskite-like ABX3 cell gives per-site factors (A, B, X electronegativity and atomic radius;
+X = the element three times as frequent, B = the cation closest to X); every crystal gives the
+lattice constant (volume per formula unit)^(1/3), the mean electronegativity and the atom count;
+the dataset's properties are factors too. The intervention strains each cell isotropically by 1%
+(the lattice constant alone changes) and re-encodes it.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+from pymatgen.core import Element
+
+from designer.report.figures import pyplot, save_png
 
 
 def _site_factors(structure) -> dict[str, float]:
@@ -32,8 +33,6 @@ def _site_factors(structure) -> dict[str, float]:
         dist[c] = min(structure.get_distance(i, j) for j, site in enumerate(structure) if site.specie.symbol == x_sym)
     b_sym = min(cations, key=lambda c: dist[c])
     a_sym = next(c for c in cations if c != b_sym)
-    from pymatgen.core import Element
-
     for site, sym in zip("ABX", (a_sym, b_sym, x_sym)):
         el = Element(sym)
         out[f"{site}_electronegativity"] = float(el.X)
@@ -62,19 +61,6 @@ def crystal_factors(structures: list, properties: np.ndarray, property_names: li
     return names + list(property_names), np.concatenate([mat, properties.reshape(len(rows), -1)], axis=1)
 
 
-def protein_factors(tokens, reference, properties: np.ndarray, property_names: list[str]) -> tuple[list[str], np.ndarray]:
-    """``(names, n x k)``: properties, substitutions from ``reference`` (``L`` tokens) and net charge."""
-    from designer.data.protein_dataset import decode_tokens
-
-    tok = np.asarray(tokens)
-    ref = np.asarray(reference)
-    n_mut = (tok != ref[None, :]).sum(1).astype(float)
-    seqs = decode_tokens(tokens, keep_gaps=False)
-    charge = np.array([sum(s.count(a) for a in "KR") - sum(s.count(a) for a in "DE") for s in seqs], dtype=float)
-    mat = np.stack([n_mut, charge], 1)
-    return ["substitutions", "net_charge", *property_names], np.concatenate([mat, properties.reshape(len(tok), -1)], 1)
-
-
 def strain_intervention(space, structures: list, mu, strain: float = 0.01):
     """``n x d`` change of the posterior mean (``mu``: the unstrained structures' ``n x d``) when each
     structure is strained isotropically by ``strain``."""
@@ -86,22 +72,29 @@ def strain_intervention(space, structures: list, mu, strain: float = 0.01):
     return (space.encode(strained) - mu).numpy()
 
 
-def mutation_intervention(encode, tokens, mu, n_residue_types: int, seed: int = 0):
-    """``n x d`` change of the posterior mean (``mu``: the unchanged sequences') after one extra random
-    substitution per sequence.
-
-    ``encode``: ``n x L`` tokens -> ``n x d`` means; ``tokens`` below ``n_residue_types`` are
-    residues (gaps and unknowns are left alone); the new residue differs from the old one.
-    """
-    import torch
-
-    rng = np.random.default_rng(seed)
-    mutated = tokens.clone()
-    for i in range(len(tokens)):
-        ok = torch.nonzero(tokens[i] < n_residue_types).flatten().numpy()
-        if not len(ok):
-            continue
-        p = int(rng.choice(ok))
-        choices = [a for a in range(n_residue_types) if a != int(tokens[i, p])]
-        mutated[i, p] = int(rng.choice(choices))
-    return (encode(mutated) - mu).numpy()
+def plot_traversals(rows: list[dict], dims: list[int], names: list[str], path: Path) -> None:
+    """Lattice constant and predicted property along each traversed dimension (formulas written where they change)."""
+    plt = pyplot()
+    n = max(1, len(dims))
+    fig, axes = plt.subplots(n, 2, figsize=(11, 2.1 * n), squeeze=False)
+    pkey = f"pred_{names[0]}" if names else None
+    for r, j in enumerate(dims):
+        steps = [t for t in rows if t["dim"] == j]
+        x = [t["value"] for t in steps]
+        a = [t["lattice_constant"] if t["lattice_constant"] is not None else np.nan for t in steps]
+        axes[r, 0].plot(x, a, "o-")
+        axes[r, 0].set_ylabel(f"z{j}\na (Å)")
+        last = None
+        for t, xv, av in zip(steps, x, a):
+            if t["formula"] != last:
+                axes[r, 0].annotate(t["formula"] or "invalid", (xv, av), fontsize=7, rotation=20,
+                                    textcoords="offset points", xytext=(0, 6))
+                last = t["formula"]
+        if pkey:
+            axes[r, 1].plot(x, [t.get(pkey, np.nan) for t in steps], "s-", color="tab:orange")
+            axes[r, 1].set_ylabel(f"predicted\n{names[0]}")
+    axes[-1, 0].set_xlabel("latent value")
+    axes[-1, 1].set_xlabel("latent value")
+    fig.suptitle("traversals from the holdout's mean latent (2nd to 98th percentile of each dimension)")
+    fig.tight_layout()
+    save_png(fig, path)
