@@ -27,7 +27,7 @@ from designer.metrics import (
     structure_validity,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CANDIDATES = [
     ROOT / "datasets" / "perov_5" / "test.csv.gz",
     ROOT / "datasets" / "perov_5" / "test.csv",

@@ -11,7 +11,7 @@ from pymatgen.core import Lattice, Structure
 
 from designer.scoring.crystal_checks import charge_balance, geometry
 
-SHARED_CIFS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mattergen_cifs" / "cifs.zip"
+SHARED_CIFS = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "mattergen_cifs" / "cifs.zip"
 
 
 def test_dataset_structures_pass_geometry_and_charge_checks(tiny_structures):

@@ -220,7 +220,7 @@ def test_several_objectives_in_a_pipeline_file():
     from designer.design.run import objective_for
     from designer.errors import ConfigError
 
-    cfg, _ = load_pipeline(Path(__file__).parents[1] / "pipelines" / "rfp.yaml")
+    cfg, _ = load_pipeline(Path(__file__).parents[2] / "pipelines" / "rfp.yaml")
     two = cfg.design.model_copy(update={"objectives": [
         type(cfg.design.objective)(property="foldx", direction="minimize"),
         type(cfg.design.objective)(property="rasp", direction="minimize")]})

@@ -16,7 +16,7 @@ import pytest
 from designer.benchmarks import BENCHMARKS, benchmark_options, get_benchmark, option_flag, run_benchmark
 from designer.errors import DesignerError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

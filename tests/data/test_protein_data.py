@@ -31,7 +31,7 @@ from designer.data.protein_io import (
 from designer.errors import ConfigError, DataError
 from designer.io.sequence_files import fasta_text, write_fasta
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 AVGFP = ROOT / "datasets" / "avgfp"
 SHARED = ROOT.parent / "shared" / "datasets"
 

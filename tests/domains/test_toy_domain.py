@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from designer.domains import domain_names, get_domain, register_domain, unregister_domain
-from tests.toy_domain import DOMAIN, ones_fraction
+from toy_domain import DOMAIN, ones_fraction
 
 L = 16
 

@@ -14,7 +14,7 @@ from designer.domains import domain_names, get_domain, register_domain, unregist
 from designer.domains.base import Domain
 from designer.errors import ConfigError, DesignerError
 
-PACKAGE = Path(__file__).resolve().parents[1] / "designer"
+PACKAGE = Path(__file__).resolve().parents[2] / "designer"
 
 
 def test_registry_names_aliases_and_lookups():

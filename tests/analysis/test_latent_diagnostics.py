@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from test_protein_model import _variants, write_protein_pipeline
+from protein_fixtures import _variants, write_protein_pipeline
 
 from designer.models.vae import BetaVAE, capacity_at
 
@@ -180,7 +180,7 @@ def test_collapse_rule_reads_the_rate_first_and_active_units_on_request():
 
 
 def test_analyze_interpolates_between_two_given_sequences(healthy_run, tmp_path, cli):
-    from test_protein_model import REFERENCE
+    from protein_fixtures import REFERENCE
 
     mutant = "W" + REFERENCE[1:]
     res = cli("analyze", str(healthy_run[0]), "--out", str(tmp_path / "an"), "--between", REFERENCE,
