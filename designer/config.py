@@ -284,12 +284,3 @@ def resolve_paths(cfg: PipelineConfig, base: Path) -> PipelineConfig:
 def dump(cfg: PipelineConfig) -> str:
     return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
 
-
-def sequence_options(cfg: PipelineConfig):
-    """The reader options of ``data.sequences`` (``designer.data.protein_io.SequenceOptions``)."""
-    from designer.data.protein_io import SequenceOptions
-
-    s = cfg.data.sequences
-    return SequenceOptions(format=s.format, sequence_column=s.sequence_column, id_column=s.id_column,
-                           mutation_column=s.mutation_column, reference=s.reference, index_base=s.index_base,
-                           align=s.align, unknown=s.unknown, stop=s.stop)

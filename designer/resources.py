@@ -7,8 +7,11 @@ names it), never a guess at a path beside the checkout.
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
+
+from designer.errors import DesignerError
 
 PACKAGE = "designer"
 
@@ -51,8 +54,6 @@ def require_pipeline(name: str) -> Path:
     """The shipped pipeline ``<name>.yaml``; a DesignerError naming it when the package lacks it."""
     p = pipeline_file(name)
     if p is None:
-        from designer.errors import DesignerError
-
         raise DesignerError(f"{package_path('pipelines', name + '.yaml')}: shipped pipeline {name!r} not found "
                             f"(shipped: {', '.join(shipped_pipelines()) or 'none'}); reinstall the package")
     return p
@@ -64,7 +65,5 @@ def shared_dir() -> Path:
     ``$DESIGNER_SHARED`` when set, else ``../shared`` relative to the current working directory
     (the layout of a checkout beside ``shared/``). Never a path relative to the package.
     """
-    import os
-
     env = os.environ.get("DESIGNER_SHARED")
     return Path(env).expanduser() if env else Path("..") / "shared"

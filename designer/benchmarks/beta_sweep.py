@@ -26,9 +26,15 @@ from pathlib import Path
 
 from rich.console import Console
 
-from designer.report.results import clean, command_line, device_info, fmt, write_results
+from designer.analysis.analyze import analyze
+from designer.config import load_pipeline
 from designer.domains import get_domain
 from designer.errors import DesignerError
+from designer.io.atomic import atomic_write_text
+from designer.models.vae import is_collapsed
+from designer.report.results import clean, command_line, device_info, fmt, write_results
+from designer.runs import load_run
+from designer.training.train import train
 
 DEFAULT_BETAS = (0.001, 0.01, 0.1, 1.0, 4.0)
 
@@ -60,10 +66,6 @@ def prior_diversity(run) -> float:
 def measure(run_dir: Path, beta: float) -> dict:
     """One sweep row from a trained run folder: ``designer analyze`` of its whole holdout (written to
     ``<run>/analysis/``) plus the diversity of its prior decodes."""
-    from designer.analysis.analyze import analyze
-    from designer.models.vae import is_collapsed
-    from designer.runs import load_run
-
     run = load_run(run_dir)
     an = analyze(run_dir, out=run_dir / "analysis", n_max=10**9, console=Console(stderr=True, quiet=True))
     summary = json.loads((run_dir / "summary.json").read_text()) if (run_dir / "summary.json").exists() else {}
@@ -184,9 +186,6 @@ def markdown(name: str, rows: list[dict], meta: dict) -> str:
 def run(pipeline: str | None = None, betas: str | None = None, minutes: float = 20.0, force: bool = False,
         out: Path | None = None, console: Console | None = None, threads: int | None = None,
         epochs: int | None = None) -> Path:
-    from designer.config import load_pipeline
-    from designer.training.train import train
-
     if not pipeline:
         raise DesignerError("beta-sweep needs --pipeline PIPELINE.yaml (e.g. pipelines/perov5.yaml)")
     console = console or Console(stderr=True)
@@ -238,8 +237,6 @@ def run(pipeline: str | None = None, betas: str | None = None, minutes: float = 
 
 
 def _write(out: Path, rows: list[dict], name: str, meta: dict) -> None:
-    from designer.io.atomic import atomic_write_text
-
     plot(rows, name, out.with_suffix(".png"))
     write_results(out, rows, markdown(name, rows, meta))
     rec, onset = recommend(rows), collapse_onset(rows)

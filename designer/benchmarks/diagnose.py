@@ -17,19 +17,24 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import torch
+from pymatgen.core import Element
 from rich.console import Console
+from torch_geometric.loader import DataLoader
+
+from designer.config import load_pipeline
+from designer.data import load_graph_dataset
+from designer.data.crystal_dataset import load_records
+from designer.domains.crystal.generate import reconstruct, records_to_data
+from designer.errors import DesignerError
+from designer.metrics import match_structures
+from designer.report.results import command_line, device_info, fmt, write_results
+from designer.resources import dataset_path
+from designer.runs import build_model, load_run
 
 
 def reconstruction_misses(run: str, n: int = 1000, data: str | None = None) -> dict:
     """Split reconstruction misses into wrong composition vs wrong geometry (first ``n`` rows of the test split)."""
-    from pymatgen.core import Element
-
-    from designer.data.crystal_dataset import load_records
-    from designer.domains.crystal.generate import records_to_data, reconstruct
-    from designer.metrics import match_structures
-    from designer.resources import dataset_path
-    from designer.runs import load_run
-
     r = load_run(run)
     path = Path(data) if data else dataset_path("perov_5", "test.csv.gz")
     records = load_records(path, [])[:n]
@@ -56,13 +61,6 @@ def reconstruction_misses(run: str, n: int = 1000, data: str | None = None) -> d
 
 def training_step_seconds(pipeline: str, batch: int = 64, steps: int = 3) -> dict:
     """Wall seconds of a training step (forward, loss, backward, update) on one batch of the pipeline's data."""
-    import torch
-    from torch_geometric.loader import DataLoader
-
-    from designer.config import load_pipeline
-    from designer.data import load_graph_dataset
-    from designer.runs import build_model
-
     cfg, _ = load_pipeline(pipeline)
     d = cfg.data
     _, data, vocab = load_graph_dataset([Path(p) for p in d.train], d.properties, None, d.cutoff,
@@ -83,8 +81,6 @@ def training_step_seconds(pipeline: str, batch: int = 64, steps: int = 3) -> dic
 
 
 def _write(out: Path, kind: str, res: dict) -> Path:
-    from designer.report.results import command_line, device_info, fmt, write_results
-
     doc = {"benchmark": f"diagnose-{kind}", "command": command_line(), "device": device_info(), **res}
     lines = [f"# Diagnostics: {kind}", "", f"Command: `{doc['command']}`", "", "| quantity | value |", "|---|---|"]
     lines += [f"| {k} | {fmt(v) if not isinstance(v, (dict, list)) else json.dumps(v)} |" for k, v in res.items()]
@@ -95,8 +91,6 @@ def _write(out: Path, kind: str, res: dict) -> Path:
 def run_misses(run: str | None = None, out: Path | None = None, n_rows: int = 1000, data: Path | None = None,
                console: Console | None = None) -> Path:
     """``designer benchmark diagnose-misses``: reconstruction misses split into composition vs geometry."""
-    from designer.runs import load_run
-
     console = console or Console(stderr=True)
     run = run or "perov5"
     out = Path(out or f"results/diagnose_misses_{load_run(run).config.name}.json")
@@ -107,9 +101,6 @@ def run_misses(run: str | None = None, out: Path | None = None, n_rows: int = 10
 def run_step(pipeline: str | None = None, out: Path | None = None, batch: int = 64, steps: int = 3,
              console: Console | None = None) -> Path:
     """``designer benchmark diagnose-step``: wall seconds of a training step of a pipeline."""
-    from designer.config import load_pipeline
-    from designer.errors import DesignerError
-
     if not pipeline:
         raise DesignerError("diagnose-step needs --pipeline PIPELINE.yaml (e.g. pipelines/carbon24.yaml)")
     console = console or Console(stderr=True)

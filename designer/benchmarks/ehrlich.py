@@ -21,15 +21,24 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
+from rich.console import Console
 
+from designer.errors import DesignerError
+from designer.models.sequence.plugin import SequencePlugin
+from designer.models.vae import BetaVAE, beta_at
 from designer.objectives.ehrlich import Ehrlich
+from designer.optimize.bo import TrustRegion, propose
+from designer.optimize.local import MutationSearch, learned_transitions
+from designer.report.results import command_line, device_info, fmt, write_results
 
 SETTINGS = {
     "L32": {"num_states": 32, "dim": 32, "num_motifs": 4, "motif_length": 4, "quantization": 4},
@@ -103,8 +112,6 @@ def genetic_algorithm(f: Ehrlich, budget: int, seed: int) -> Oracle | None:
         from holo.optim import DiscreteEvolution  # noqa: F401
     except ImportError:
         return None
-    import os
-
     os.environ.setdefault("WANDB_MODE", "disabled")
     from holo.optim import DiscreteEvolution
 
@@ -134,9 +141,6 @@ def genetic_algorithm(f: Ehrlich, budget: int, seed: int) -> Oracle | None:
 def train_sequence_vae(f: Ehrlich, n: int, seed: int, latent_dim: int = 32, epochs: int = 10,
                        batch_size: int = 256, beta: float = 0.1, hidden: int = 512):
     """A β-VAE over ``n`` feasible prior sequences (no oracle calls); returns the model in eval mode."""
-    from designer.models.sequence.plugin import SequencePlugin
-    from designer.models.vae import BetaVAE, beta_at
-
     torch.manual_seed(seed)
     data = f.initial_solution(n, seed=seed).long()
     plugin = SequencePlugin(f.dim, latent_dim, hidden, 2, 256, hidden, 2, 0.0, alphabet_size=f.num_states, gap_index=None)
@@ -179,8 +183,6 @@ def _log_objective(y: torch.Tensor, floor: float = 1e-4) -> torch.Tensor:
 def latent_bo(model, f: Ehrlich, budget: int, seed: int, q: int = 128, init: int = 512,
               max_fit_points: int = 1024) -> Oracle:
     """TuRBO-style latent BO on log f: GP on the best + most recent points, qLogNEI in a trust region."""
-    from designer.optimize.bo import TrustRegion, propose
-
     oracle = Oracle(f, budget)
     gen = torch.Generator().manual_seed(seed)
     d = model.latent_dim
@@ -222,8 +224,6 @@ def designer_search(f: Ehrlich, budget: int, seed: int, q: int = 64, prior_seque
     Transitions are learned from the same free prior sample the VAE is trained on; the search starts
     from the same initial solution as hill climbing.
     """
-    from designer.optimize.local import MutationSearch, learned_transitions
-
     oracle = Oracle(f, budget)
     allowed = learned_transitions(f.initial_solution(prior_sequences, seed=seed).numpy(), f.num_states)
     x0 = f.initial_solution(1, seed=seed)[:1]
@@ -277,8 +277,6 @@ def run_one(setting: str, seed: int, method: str, budget: int, vae_sequences: in
 
 def parse_seeds(text: str) -> list[int]:
     """``"1001-1008"``, ``"1,2,5"`` or a mix -> sorted unique seeds."""
-    from designer.errors import DesignerError
-
     seeds: set[int] = set()
     try:
         for part in str(text).split(","):
@@ -354,8 +352,6 @@ def _plot(folder: Path, setting: str, seeds: list[int], methods: list[str], path
             ax.plot(grid, vals, color=f"C{k}", alpha=0.15, lw=0.8)
         if curves:
             with np.errstate(all="ignore"):
-                import warnings
-
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     med = np.nanmedian(np.stack(curves), axis=0)
@@ -377,11 +373,6 @@ def run(out: Path | None = None, seeds: str = "1001-1008", settings: str = "L32,
         methods: str | None = None, budget: int | None = None, baseline_budget: int | None = None,
         force: bool = False, console=None) -> Path:
     """Run every missing (setting, seed, method), then aggregate everything present for these seeds."""
-    from rich.console import Console
-
-    from designer.report.results import command_line, device_info, write_results
-    from designer.errors import DesignerError
-
     console = console or Console()
     seed_list = parse_seeds(seeds)
     setting_list = [x.strip() for x in settings.split(",") if x.strip()]
@@ -437,8 +428,6 @@ def run(out: Path | None = None, seeds: str = "1001-1008", settings: str = "L32,
 
 
 def _markdown(res: dict, settings: list[str]) -> str:
-    from designer.report.results import fmt
-
     lines = ["# Ehrlich functions (Stanton et al. 2024): oracle calls to solve", "",
              f"Command: `{res['command']}`  ",
              f"Seeds: {res['seeds'][0]}..{res['seeds'][-1]} ({len(res['seeds'])}); budgets per run: "

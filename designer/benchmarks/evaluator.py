@@ -12,13 +12,15 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from pymatgen.core import Element
+from sklearn.ensemble import HistGradientBoostingRegressor
+
+from designer.metrics._coverage import _featurizers
 
 SITES = 5  # site-resolved features for the first SITES sites (perov_5 cells have 5 atoms)
 
 
 def _site_features(structure) -> np.ndarray:
-    from pymatgen.core import Element
-
     dm = np.array(structure.distance_matrix, dtype=float)
     np.fill_diagonal(dm, np.inf)
     self_image = min(structure.lattice.abc)
@@ -36,8 +38,6 @@ def _site_features(structure) -> np.ndarray:
 
 def features(structures: list) -> np.ndarray:
     """``n x F`` features (NaN where matminer has no value; the trees handle NaN)."""
-    from designer.metrics._coverage import _featurizers
-
     _, magpie = _featurizers()
     out = []
     with warnings.catch_warnings():
@@ -63,8 +63,6 @@ class Evaluator:
 
 
 def fit_evaluator(structures: list, y: np.ndarray, seed: int = 0) -> Evaluator:
-    from sklearn.ensemble import HistGradientBoostingRegressor
-
     model = HistGradientBoostingRegressor(max_iter=600, learning_rate=0.05, max_leaf_nodes=31,
                                           l2_regularization=1e-3, random_state=seed)
     model.fit(features(structures), np.asarray(y, dtype=float))

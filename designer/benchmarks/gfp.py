@@ -10,10 +10,10 @@ import numpy as np
 import torch
 from rich.console import Console
 
+from designer.config import load_pipeline
 from designer.domains import get_domain
 from designer.domains.sequence.domain import SequenceDomain
-from designer.report.results import command_line, device_info, fmt, write_results
-from designer.resources import require_pipeline
+from designer.domains.sequence.generate import decode_latents, elbo, encode, read_for_run, reference_sequence, sample
 from designer.errors import DesignerError
 from designer.metrics.protein import (
     DESCRIPTIONS,
@@ -24,6 +24,9 @@ from designer.metrics.protein import (
     spearman,
     substituted_positions,
 )
+from designer.report.results import command_line, device_info, fmt, write_results
+from designer.resources import require_pipeline
+from designer.runs import load_run
 
 TRAIN_MAX_MUTATIONS = 3  # TAPE: train on variants with <= 3 mutations, test on those with >= 4
 
@@ -33,17 +36,12 @@ def _data_path(run) -> Path:
     path = Path(run.config.data.train[0])
     if path.exists():
         return path
-    from designer.config import load_pipeline
-
     default, _ = load_pipeline(require_pipeline("gfp"))
     return Path(default.data.train[0])
 
 
 def run(run: str | None = None, out: Path | None = None, n_samples: int = 10_000, seed: int = 0,
         console: Console | None = None) -> Path:
-    from designer.domains.sequence.generate import decode_latents, elbo, encode, read_for_run, reference_sequence, sample
-    from designer.runs import load_run
-
     console = console or Console(stderr=True)
     out = Path(out or "results/gfp.json")
     r = load_run(run or "gfp")

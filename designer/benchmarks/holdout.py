@@ -13,18 +13,18 @@ from pathlib import Path
 
 from rich.console import Console
 
+from designer.data import holdout_split
+from designer.data.crystal_dataset import load_records
 from designer.domains import get_domain
 from designer.domains.crystal.domain import CrystalDomain
+from designer.domains.crystal.generate import reconstruct, records_to_data
 from designer.errors import DesignerError
+from designer.metrics import reconstruction_metrics
+from designer.report.results import command_line, device_info, fmt, write_results
+from designer.runs import load_run
 
 
 def holdout_reconstruction(run: str) -> dict:
-    from designer.data import holdout_split
-    from designer.data.crystal_dataset import load_records
-    from designer.domains.crystal.generate import records_to_data, reconstruct
-    from designer.metrics import reconstruction_metrics
-    from designer.runs import load_run
-
     r = load_run(run)
     cfg = r.config
     if not isinstance(get_domain(cfg), CrystalDomain):
@@ -42,9 +42,6 @@ def holdout_reconstruction(run: str) -> dict:
 
 def run(run: str | None = None, out: Path | None = None, console: Console | None = None) -> Path:
     """``designer benchmark holdout``: the holdout reconstruction of one run (default: the shipped perov5)."""
-    from designer.report.results import command_line, device_info, fmt, write_results
-    from designer.runs import load_run
-
     console = console or Console(stderr=True)
     run = run or "perov5"
     name = load_run(run).config.name

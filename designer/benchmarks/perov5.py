@@ -7,15 +7,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from pymatgen.core import Structure
 from rich.console import Console
 
-from designer.report.results import command_line, device_info, fmt, write_results
-from designer.resources import require_pipeline
+from designer.config import load_pipeline
 from designer.data.cache import cached
 from designer.data.crystal_dataset import load_records
+from designer.domains.crystal.generate import reconstruct, records_to_data, sample
 from designer.errors import DesignerError
 from designer.metrics import DESCRIPTIONS, composition_validity, fingerprints, generation_metrics, \
     reconstruction_metrics, structure_validity
+from designer.report.results import command_line, device_info, fmt, write_results
+from designer.resources import require_pipeline
+from designer.runs import load_run
 
 ANCHORS = {  # published numbers (DESIGN section 6) and this issue's bars
     "reconstruction.match_rate": "CDVAE 0.9752, FTCP 0.9934; min 0.90, target 0.985 (ceiling 0.986)",
@@ -34,8 +38,6 @@ HANDICAP = ("Training data handicap: CDVAE's 11,356-row perov_5 train split is n
 
 
 def _read_sample_dir(folder: Path) -> list:
-    from pymatgen.core import Structure
-
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".cif")
     if not files:
         raise DesignerError(f"{folder}: no .cif files to judge")
@@ -54,15 +56,10 @@ def _structures(path: Path) -> list:
 
 def run(run: str | None = None, out: Path | None = None, samples: Path | None = None, n_samples: int = 10_000,
         seed: int = 0, jobs: int = 1, console: Console | None = None) -> Path:
-    from designer.config import load_pipeline
-
     console = console or Console(stderr=True)
     out = Path(out or "results/perov5.json")
     results: dict = {"benchmark": "perov5", "command": command_line(), "device": device_info(), "seed": seed}
     if samples is None:
-        from designer.domains.crystal.generate import records_to_data, reconstruct, sample
-        from designer.runs import load_run
-
         r = load_run(run or "perov5")
         cfg = r.config
         results["model"] = {"path": str(r.path), "name": cfg.name, "latent_dim": cfg.model.latent_dim,

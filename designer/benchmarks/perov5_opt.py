@@ -16,8 +16,19 @@ import numpy as np
 import torch
 from rich.console import Console
 
+from designer.benchmarks.evaluator import fit_evaluator
+from designer.config import load_pipeline
+from designer.data.crystal_dataset import load_records
+from designer.design.data import known_data
+from designer.domains.crystal.generate import records_to_data
+from designer.domains.crystal.generate import encode as encode_graphs
+from designer.domains.crystal.space import CrystalSpace
+from designer.metrics import composition_validity, structure_validity
+from designer.optimize.bo import TrustRegion, latent_box, propose
+from designer.optimize.plausibility import fit_plausibility
 from designer.report.results import command_line, device_info, fmt, write_results
 from designer.resources import require_pipeline
+from designer.runs import load_run
 
 CDVAE_THRESHOLDS = {"sr5": 0.439, "sr10": 0.612, "sr15": 0.736}  # CDVAE's fixed heat_ref percentiles
 CDVAE_ANCHOR = {"sr5": 0.52, "sr10": 0.65, "sr15": 0.79}
@@ -26,18 +37,6 @@ CDVAE_ANCHOR = {"sr5": 0.52, "sr10": 0.65, "sr15": 0.79}
 def run(run: str | None = None, out: Path | None = None, seed: int = 0, console: Console | None = None,
         n_starts: int = 100, decodes: int = 10, tr_length: float = 1.0, n_known: int = 0,
         pool: int = 40) -> Path:
-    from designer.benchmarks.evaluator import fit_evaluator
-    from designer.config import load_pipeline
-    from designer.data.crystal_dataset import load_records
-    from designer.design.data import known_data
-    from designer.domains.crystal.space import CrystalSpace
-    from designer.domains.crystal.generate import records_to_data
-    from designer.domains.crystal.generate import encode as encode_graphs
-    from designer.metrics import composition_validity, structure_validity
-    from designer.optimize.bo import TrustRegion, latent_box, propose
-    from designer.optimize.plausibility import fit_plausibility
-    from designer.runs import load_run
-
     console = console or Console(stderr=True)
     out = Path(out or "results/perov5_opt.json")
     t0 = time.time()

@@ -22,9 +22,12 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from designer.report.results import command_line, device_info, fmt, write_results
+from designer.design.score_files import read_inputs
 from designer.errors import DataError
+from designer.report.results import command_line, device_info, fmt, write_results
 from designer.resources import shared_dir
+from designer.scoring.crystal_card import score_crystals
+from designer.scoring.hull import CAVEAT, HullReference, default_hull_files
 
 DEFAULT_PARTS = ("datasets", "mattergen_cifs", "cifs.zip")
 
@@ -54,10 +57,6 @@ def _cif_files(path: Path, tmp: Path) -> list[Path]:
 
 
 def run(samples: Path | None = None, out: Path | None = None, console: Console | None = None) -> Path:
-    from designer.scoring.crystal_card import score_crystals
-    from designer.design.score_files import read_inputs
-    from designer.scoring.hull import CAVEAT, HullReference, default_hull_files
-
     console = console or Console(stderr=True)
     src = Path(samples) if samples else default_samples()
     if not src.exists():

@@ -11,14 +11,24 @@ symmetry, CHGNet) and seconds per capped relaxation.
 
 from __future__ import annotations
 
+import csv
 import time
 from pathlib import Path
 
 import numpy as np
 from rich.console import Console
 
+from designer.config import load_pipeline
+from designer.data.crystal_io import read_crystals
+from designer.design.data import known_data
+from designer.design.run import design
+from designer.domains.crystal.generate import sample
+from designer.metrics import novelty_uniqueness
 from designer.report.results import command_line, device_info, fmt, write_results
 from designer.resources import require_pipeline
+from designer.runs import load_run
+from designer.scoring.crystal_card import relax_rows, score_crystals
+from designer.scoring.hull import CAVEAT, HullReference, default_hull_files
 
 STABLE = 0.1
 
@@ -45,28 +55,18 @@ def _rates(rows: list[dict]) -> dict:
 
 
 def _score(structures, ids, hull, train, relax_top, relax_steps, console) -> tuple[list[dict], dict]:
-    from designer.scoring.crystal_card import score_crystals
-
     t = time.time()
     rows = score_crystals(structures, ids, hull=hull, reference_structures=None, relax_top=0, energies=True)
     sp_s = time.time() - t
-    from designer.metrics import novelty_uniqueness
-
     ok = [i for i, r in enumerate(rows) if r["geometry_ok"]]
     nu = novelty_uniqueness([structures[i] for i in ok], train, return_flags=True)
     for k, i in enumerate(ok):
         rows[i]["novel"], rows[i]["unique"] = bool(nu["novel"][k]), bool(nu["unique"][k])
     timing = {"single_point_s": round(sp_s, 2), "structures_per_s": len(structures) / sp_s}
     if relax_top:
-        from designer.scoring.chgnet_energy import relax
-
         picked = [i for i in ok if rows[i]["charge_neutral"]][:relax_top]
         t = time.time()
-        for i in picked:
-            r = relax(structures[i], steps=relax_steps)
-            r.pop("relaxed")
-            rows[i].update(r)
-            rows[i]["e_above_hull_relaxed"] = hull.e_above_hull(structures[i].composition, r["relaxed_energy_per_atom"])
+        relax_rows(structures, rows, picked, hull, relax_steps)
         timing["relax_s_per_structure"] = (time.time() - t) / max(len(picked), 1)
         timing["relaxed_count"] = len(picked)
     return rows, timing
@@ -74,12 +74,6 @@ def _score(structures, ids, hull, train, relax_top, relax_steps, console) -> tup
 
 def run(out: Path | None = None, n_samples: int = 1000, seed: int = 0, run: str | None = None,
         relax_top: int = 20, relax_steps: int = 200, console: Console | None = None) -> Path:
-    from designer.data.crystal_io import read_crystals
-    from designer.design.data import known_data
-    from designer.domains.crystal.generate import sample
-    from designer.runs import load_run
-    from designer.scoring.hull import CAVEAT, HullReference, default_hull_files
-
     console = console or Console(stderr=True)
     out = Path(out or "results/scorecard.json")
     t0 = time.time()
@@ -101,13 +95,8 @@ def run(out: Path | None = None, n_samples: int = 1000, seed: int = 0, run: str 
     design_dir = Path("outputs/perov5_design")
     if not (design_dir / "candidates.csv").exists():
         console.print("running `make design`'s pipeline for the design-run scores")
-        from designer.config import load_pipeline
-        from designer.design.run import design
-
         cfg, _ = load_pipeline(require_pipeline("perov5"))
         design(cfg, run="perov5", out=design_dir, log=lambda m: None, progress=False)
-    import csv
-
     design_rows = list(csv.DictReader(open(design_dir / "candidates.csv")))
     d_structs = [read_crystals(design_dir / row["file"])[0].to_structure() for row in design_rows]
     d_rows, d_timing = _score(d_structs, [row["id"] for row in design_rows], hull, train, relax_top, relax_steps,

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from pymatgen.core import Element
 from torch_geometric.data import Data
 
 from designer.data.cache import cached
 from designer.data.crystal_graph import periodic_neighbors
-from designer.data.crystal_io import CrystalRecord, read_crystals
+from designer.data.crystal_io import CrystalRecord, canonicalize, read_crystals
 from designer.data.lattice_symmetry import MAX_OPS, lattice_automorphisms
 from designer.errors import DataError
 
@@ -31,8 +32,6 @@ class ElementVocab:
         return len(self.atomic_numbers)
 
     def symbols(self) -> list[str]:
-        from pymatgen.core import Element
-
         return [Element.from_Z(z).symbol for z in self.atomic_numbers]
 
     def encode(self, zs: np.ndarray, where: str = "") -> np.ndarray:
@@ -40,8 +39,6 @@ class ElementVocab:
         out = np.empty(len(zs), dtype=np.int64)
         for k, z in enumerate(zs):
             if int(z) not in lookup:
-                from pymatgen.core import Element
-
                 raise DataError(
                     f"{where}: element {Element.from_Z(int(z)).symbol} is outside the model's vocabulary "
                     f"({len(self)} elements: {', '.join(self.symbols()[:12])}{', ...' if len(self) > 12 else ''}); "
@@ -138,8 +135,6 @@ def load_graph_dataset(
 
 def graph_for_structure(structure, vocab: ElementVocab, cutoff: float, max_neighbors: int, properties=(), where="input"):
     """Canonicalise a pymatgen structure and build its ``Data`` (for encoding structures made in memory)."""
-    from designer.data.crystal_io import canonicalize
-
     lattice, frac, z = canonicalize(structure, where)
     rec = CrystalRecord(where, lattice, frac, z, {}, where)
     return to_data(rec, build_graph(rec, cutoff, max_neighbors), vocab, list(properties))

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from pymatgen.core import Lattice, Structure
+from pymatgen.io.cif import CifParser
 
 from designer.errors import DataError
 
@@ -35,8 +38,6 @@ class CrystalRecord:
         return len(self.atomic_numbers)
 
     def to_structure(self):
-        from pymatgen.core import Lattice, Structure
-
         return Structure(Lattice(self.lattice), [int(z) for z in self.atomic_numbers], self.frac_coords)
 
 
@@ -65,8 +66,6 @@ def canonicalize(structure, where: str):
 
 def parse_cif_text(text: str, where: str) -> list:
     """Parse CIF text into pymatgen structures (one per data block); DataError when unusable."""
-    from pymatgen.io.cif import CifParser
-
     if not text or not text.strip():
         raise DataError(f"{where}: empty CIF; fix or drop it")
     with warnings.catch_warnings(record=True) as caught:
@@ -99,8 +98,6 @@ def _check_numeric(value, name: str, where: str) -> float:
 
 def read_crystal_csv(path: Path, properties: list[str], id_column: str | None = None) -> list[CrystalRecord]:
     """Read a CDVAE-style CSV (``cif`` column, property columns, an unnamed index column)."""
-    import pandas as pd
-
     try:
         df = pd.read_csv(path, index_col=None)
     except pd.errors.EmptyDataError:
@@ -133,8 +130,6 @@ def read_crystal_csv(path: Path, properties: list[str], id_column: str | None = 
 
 def _read_properties_table(folder: Path, properties: list[str]) -> dict[str, dict[str, float]]:
     """Optional ``properties.csv`` (columns ``id`` + property names) beside a folder of CIFs."""
-    import pandas as pd
-
     table = folder / "properties.csv"
     if not properties or not table.exists():
         return {}

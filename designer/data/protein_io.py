@@ -18,6 +18,7 @@ Special residues are never mapped to something else silently:
 from __future__ import annotations
 
 import csv
+import difflib
 import gzip
 import io
 import math
@@ -25,6 +26,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional
+
+from Bio import SeqIO
+from Bio.Align import PairwiseAligner, substitution_matrices
+from Bio.Seq import Seq
 
 from designer.errors import ConfigError, DataError
 
@@ -214,8 +219,6 @@ def read_reference(reference: str, where: str = "data.sequences.reference") -> s
     else:
         seq = reference.strip().upper()
     if seq and set(seq) <= set("ACGTN") and len(seq) % 3 == 0:
-        from Bio.Seq import Seq
-
         seq = str(Seq(seq).translate())  # coding DNA -> protein
     if seq.endswith(STOP):
         seq = seq[:-1]
@@ -227,8 +230,6 @@ def read_reference(reference: str, where: str = "data.sequences.reference") -> s
 
 
 def make_aligner():
-    from Bio.Align import PairwiseAligner, substitution_matrices
-
     aligner = PairwiseAligner()
     aligner.mode = "global"
     aligner.substitution_matrix = substitution_matrices.load("BLOSUM62")
@@ -257,8 +258,6 @@ def align_to_reference(seq: str, reference: str, aligner=None) -> str:
 
 def read_fasta_entries(path: Path) -> list[tuple[str, str, str]]:
     """``(id, description, sequence)`` of each FASTA record (sequence as written)."""
-    from Bio import SeqIO
-
     with _open_text(path) as f:
         text = f.read()
     if not text.strip():
@@ -311,8 +310,6 @@ def _rows(path: Path) -> Iterable[tuple[int, dict]]:
 
 
 def _require_columns(path: Path, header: list[str], columns: list[str]) -> None:
-    import difflib
-
     for c in columns:
         if c not in header:
             close = difflib.get_close_matches(c, header, n=1)

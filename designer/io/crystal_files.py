@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 from typing import Iterable
 
+from pymatgen.io.cif import CifWriter
+
 from designer.io.atomic import atomic_write, atomic_write_text
 
 
@@ -18,8 +20,6 @@ def safe_name(name: str) -> str:
 
 
 def structure_to_cif(structure, symprec: float | None = None) -> str:
-    from pymatgen.io.cif import CifWriter
-
     return str(CifWriter(structure, symprec=symprec))
 
 

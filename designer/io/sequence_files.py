@@ -6,6 +6,10 @@ import io
 import math
 from pathlib import Path
 
+from Bio.Seq import Seq
+from Bio.SeqIO import write
+from Bio.SeqRecord import SeqRecord
+
 from designer.io.atomic import atomic_write_text
 
 
@@ -17,10 +21,6 @@ def _fmt(v) -> str:
 
 def fasta_text(entries: list[tuple[str, str, dict]]) -> str:
     """FASTA of ``(id, sequence, scores)``: gaps removed, ``key=value`` scores in each description."""
-    from Bio.Seq import Seq
-    from Bio.SeqIO import write
-    from Bio.SeqRecord import SeqRecord
-
     records = [SeqRecord(Seq(seq.replace("-", "")), id=str(rid),
                          description=" ".join(f"{k}={_fmt(v)}" for k, v in scores.items()))
                for rid, seq, scores in entries]

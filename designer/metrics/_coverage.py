@@ -11,6 +11,7 @@ from typing import Sequence
 
 import numpy as np
 from pymatgen.core import Structure
+from scipy.spatial.distance import cdist
 
 from designer.errors import ConfigError
 from designer.metrics._parallel import ProgressFn, parallel_map
@@ -157,8 +158,6 @@ def _nearest(a: np.ndarray, b: np.ndarray, chunk: int = 1024) -> tuple[np.ndarra
     Returns:
         ``(min over b for each row of a [n], min over a for each row of b [m])``.
     """
-    from scipy.spatial.distance import cdist
-
     a_min = np.empty(len(a))
     b_min = np.full(len(b), np.inf)
     for start in range(0, len(a), chunk):

@@ -9,6 +9,7 @@ from collections import defaultdict
 from typing import Sequence
 
 import numpy as np
+from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.core import Structure
 
 from designer.metrics._parallel import parallel_map
@@ -22,8 +23,6 @@ NOVELTY_MATCHER = {"stol": 0.3, "angle_tol": 5.0, "ltol": 0.2}
 
 @functools.lru_cache(maxsize=16)
 def _matcher(stol: float, angle_tol: float, ltol: float):
-    from pymatgen.analysis.structure_matcher import StructureMatcher
-
     return StructureMatcher(stol=stol, angle_tol=angle_tol, ltol=ltol)
 
 

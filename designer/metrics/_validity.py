@@ -9,6 +9,7 @@ import math
 from typing import Union
 
 import numpy as np
+import smact
 from pymatgen.core import Composition, Structure
 
 from designer.metrics.charge_balance import OXIDATION_STATE_SET, smact_charge_balance
@@ -82,8 +83,6 @@ def smact_info() -> dict:
         ``oxidation_state_attribute`` and ``missing_electronegativity`` (how a missing
         Pauling electronegativity is treated).
     """
-    import smact
-
     return {
         "smact_version": getattr(smact, "__version__", "unknown"),
         "oxidation_state_set": OXIDATION_STATE_SET,

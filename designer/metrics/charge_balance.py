@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
+import smact
 from pymatgen.core import Composition, Structure
 
 #: Oxidation-state list used: smact's original 2014 list, the one CDVAE's ``smact_validity`` used
@@ -150,8 +151,6 @@ def _cdvae_pauling_ok(ox_states: tuple[int, ...], enegs: list[float | None]) -> 
 
 @functools.lru_cache(maxsize=1)
 def _smact_module():
-    import smact
-
     return smact
 
 

@@ -6,6 +6,8 @@ Tokens: 0-19 amino acids (``designer.data.protein_io.AMINO_ACIDS`` order), 20 ga
 from __future__ import annotations
 
 import numpy as np
+from Bio.Align import PairwiseAligner
+from scipy.stats import spearmanr
 
 from designer.data.protein_io import GAP_INDEX, UNKNOWN_INDEX  # noqa: F401  (re-exported)
 
@@ -59,8 +61,6 @@ _ALIGNER = None
 def _unit_aligner():
     global _ALIGNER
     if _ALIGNER is None:
-        from Bio.Align import PairwiseAligner
-
         _ALIGNER = PairwiseAligner(mode="global", match_score=0.0, mismatch_score=-1.0, gap_score=-1.0)
     return _ALIGNER
 
@@ -84,8 +84,6 @@ def mean_pairwise_edit_distance(seqs: list[str], max_pairs: int = 5000, seed: in
 
 def spearman(pred: np.ndarray, true: np.ndarray) -> float:
     """Spearman rank correlation over the finite pairs."""
-    from scipy.stats import spearmanr
-
     pred, true = np.asarray(pred, dtype=float), np.asarray(true, dtype=float)
     ok = np.isfinite(pred) & np.isfinite(true)
     if ok.sum() < 3:

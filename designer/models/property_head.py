@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from scipy.stats import norm
 from torch import Tensor, nn
 
 
@@ -72,8 +73,6 @@ class PropertyHead(nn.Module):
         Returns:
             per property: coverage before and after, and the scale.
         """
-        from scipy.stats import norm
-
         z = float(norm.ppf(0.5 + level / 2))
         self.std_scale.fill_(1.0)
         gen_state = torch.get_rng_state()

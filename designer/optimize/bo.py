@@ -127,14 +127,17 @@ class ProposeInputs:
         return (self.bounds if self.bounds is not None else self.box).double()
 
 
+# modes whose guidance reaches only the best point of a jointly optimised q-batch (see optimize_acquisition)
+SEQUENTIAL_MODES = ("prior", "constraint")
+
 # the positional order of the older ``propose(z, y, box, q, plausibility, mode, ...)`` signature
 _CALL_ORDER = ("z", "y", "box", "q", "plausibility", "mode", "weight", "floor_percentile", "bounds", "seed",
                "num_restarts", "raw_samples", "max_fit_points", "pending", "maxiter")
 
 
 def optimize_acquisition(acqf: AcquisitionFunction, bounds: Tensor, q: int, *, num_restarts: int = 8,
-                         raw_samples: int = 256, maxiter: int = 60, seed: int = 0) -> Tensor:
-    r"""Maximise ``acqf`` jointly over a q-batch inside ``bounds`` (multi-start L-BFGS-B).
+                         raw_samples: int = 256, maxiter: int = 60, seed: int = 0, sequential: bool = False) -> Tensor:
+    r"""Maximise ``acqf`` over a q-batch inside ``bounds`` (multi-start L-BFGS-B), jointly or one point at a time.
 
     Args:
         acqf: the acquisition function (``build_acquisition``).
@@ -142,12 +145,15 @@ def optimize_acquisition(acqf: AcquisitionFunction, bounds: Tensor, q: int, *, n
         q: batch size.
         num_restarts, raw_samples, maxiter, seed: ``optimize_acqf``'s restarts, raw Sobol
             samples for the initial conditions, L-BFGS-B iterations and seed.
+        sequential: greedy q-batch, each point optimised with the earlier ones pending. The
+            ``prior`` and ``constraint`` modes need it: they weight each point inside qLogNEI's max
+            over the batch, so a joint batch holds only its best point above the plausibility floor.
 
     Returns:
         ``q x d`` candidates (detached, double).
     """
     cand, _ = optimize_acqf(acqf, bounds=bounds, q=q, num_restarts=num_restarts, raw_samples=raw_samples,
-                            options={"batch_limit": 8, "maxiter": maxiter, "seed": seed},
+                            options={"batch_limit": 8, "maxiter": maxiter, "seed": seed}, sequential=sequential,
                             retry_on_optimization_warning=False)  # a flat acquisition is not worth a second try
     return cand.detach()
 
@@ -184,6 +190,8 @@ def propose(inputs: ProposeInputs | Tensor, *args, **kwargs) -> Tensor:
     acqf = build_acquisition(gp, train_X, train_Y, plausibility=inputs.plausibility, mode=inputs.mode,
                              weight=inputs.weight, floor_percentile=inputs.floor_percentile, seed=inputs.seed,
                              X_pending=inputs.pending)
+    sequential = inputs.q > 1 and inputs.plausibility is not None and inputs.mode in SEQUENTIAL_MODES
     cand = optimize_acquisition(acqf, inputs.search_bounds, inputs.q, num_restarts=inputs.num_restarts,
-                                raw_samples=inputs.raw_samples, maxiter=inputs.maxiter, seed=inputs.seed)
+                                raw_samples=inputs.raw_samples, maxiter=inputs.maxiter, seed=inputs.seed,
+                                sequential=sequential)
     return cand.to(inputs.z.dtype)

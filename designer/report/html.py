@@ -12,6 +12,8 @@ import math
 from pathlib import Path
 
 import numpy as np
+from ase.visualize.plot import plot_atoms
+from pymatgen.io.ase import AseAtomsAdaptor
 
 from designer.io.atomic import atomic_write_text
 
@@ -67,8 +69,6 @@ def crystal_png(structure) -> bytes:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from ase.visualize.plot import plot_atoms
-    from pymatgen.io.ase import AseAtomsAdaptor
 
     atoms = AseAtomsAdaptor.get_atoms(structure)
     fig, ax = plt.subplots(figsize=(2, 2))

@@ -10,12 +10,12 @@ import shlex
 import sys
 from pathlib import Path
 
+import torch
+
 from designer.io.atomic import atomic_write_text
 
 
 def device_info() -> dict:
-    import torch
-
     cpu = platform.processor() or platform.machine()
     try:
         for line in open("/proc/cpuinfo"):

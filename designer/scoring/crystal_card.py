@@ -17,13 +17,14 @@ from typing import Callable
 
 import numpy as np
 from pymatgen.core import Structure
+from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
+from designer.metrics import novelty_uniqueness
+from designer.scoring.chgnet_energy import relax, single_point
 from designer.scoring.crystal_checks import charge_balance, geometry
 
 
 def spacegroup(structure: Structure, symprec: float = 0.1) -> tuple[str, int]:
-    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
-
     try:
         sga = SpacegroupAnalyzer(structure, symprec=symprec)
         return sga.get_space_group_symbol(), int(sga.get_space_group_number())
@@ -56,8 +57,6 @@ def score_crystals(structures: list[Structure], ids: list[str], hull=None, refer
     ok = [i for i, r in enumerate(rows) if r["geometry_ok"]]
     if energies:
         log(f"CHGNet single points for {len(ok)} structures")
-        from designer.scoring.chgnet_energy import single_point
-
         sp = single_point([structures[i] for i in ok])
         for i, e in zip(ok, sp):
             rows[i].update(e)
@@ -65,22 +64,10 @@ def score_crystals(structures: list[Structure], ids: list[str], hull=None, refer
                 rows[i]["formation_energy"] = hull.formation_energy(structures[i].composition, e["energy_per_atom"])
                 rows[i]["e_above_hull"] = hull.e_above_hull(structures[i].composition, e["energy_per_atom"])
         if relax_top:
-            from designer.scoring.chgnet_energy import relax
-
             order = [i for i in (order_for_relax if order_for_relax is not None else range(len(rows))) if i in set(ok)]
-            for k, i in enumerate(order[:relax_top]):
-                log(f"relaxing {k + 1}/{min(relax_top, len(order))}: {rows[i]['id']}")
-                r = relax(structures[i], steps=relax_steps)
-                relaxed = r.pop("relaxed")
-                rows[i].update({k2: v for k2, v in r.items() if k2 != "initial_energy_per_atom"})
-                if hull is not None:
-                    rows[i]["e_above_hull_relaxed"] = hull.e_above_hull(structures[i].composition,
-                                                                         r["relaxed_energy_per_atom"])
-                rows[i]["_relaxed"] = relaxed
+            relax_rows(structures, rows, order[:relax_top], hull, relax_steps, log)
     valid = [i for i in ok if rows[i]["charge_neutral"]]
     if reference_structures is not None or len(valid) > 1:
-        from designer.metrics import novelty_uniqueness
-
         res = novelty_uniqueness([structures[i] for i in ok], list(reference_structures or []), return_flags=True)
         for k, i in enumerate(ok):
             rows[i]["unique"] = bool(res["unique"][k])
@@ -99,3 +86,18 @@ def score_crystals(structures: list[Structure], ids: list[str], hull=None, refer
         for k in ("geometry_reason", "charge_reason"):
             row.pop(k, None)
     return rows
+
+
+def relax_rows(structures: list[Structure], rows: list[dict], indices: list[int], hull=None, steps: int = 200,
+               log: Callable[[str], None] = lambda m: None) -> None:
+    """Relax ``structures[i]`` for each ``i`` in ``indices`` with CHGNet (at most ``steps`` steps) and write the
+    result into ``rows[i]``: the relaxation's columns (relaxed energy, energy drop, residual force,
+    convergence), ``e_above_hull_relaxed`` (with a ``hull``) and ``_relaxed``, the relaxed structure."""
+    for k, i in enumerate(indices):
+        log(f"relaxing {k + 1}/{len(indices)}: {rows[i]['id']}")
+        r = relax(structures[i], steps=steps)
+        relaxed = r.pop("relaxed")
+        rows[i].update({key: v for key, v in r.items() if key != "initial_energy_per_atom"})
+        if hull is not None:
+            rows[i]["e_above_hull_relaxed"] = hull.e_above_hull(structures[i].composition, r["relaxed_energy_per_atom"])
+        rows[i]["_relaxed"] = relaxed

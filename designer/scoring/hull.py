@@ -20,6 +20,7 @@ from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
 from pymatgen.core import Composition
 
 from designer.resources import dataset_path
+from designer.scoring.references import load_elemental_references
 
 CAVEAT = ("energy above hull is measured against CHGNet-relaxed elemental references and the reference compounds "
           "only (for perov_5: its 5-atom perovskites); real competing phases are missing, so stability is "
@@ -42,8 +43,6 @@ class HullReference:
     @classmethod
     def from_files(cls, compound_files: list[Path] = ()) -> "HullReference":
         """Shipped elemental references plus compounds from ``chgnet_energies.csv.gz`` files."""
-        from designer.scoring.references import load_elemental_references
-
         compounds = []
         for f in compound_files:
             with gzip.open(f, "rt") if str(f).endswith(".gz") else open(f) as fh:

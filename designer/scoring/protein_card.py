@@ -14,6 +14,8 @@ from typing import Callable
 
 import numpy as np
 
+from designer.metrics.protein import edit_distance, mean_pairwise_edit_distance
+
 HYDROPHOBIC = set("AILMFVW")
 GLYCOSYLATION = re.compile(r"(?=(N[^P][ST]))")
 
@@ -62,8 +64,6 @@ def score_proteins(seqs: list[str], ids: list[str], wild_type: str | None = None
                    model_scores: Callable[[list[str]], list[dict]] | None = None,
                    hydrophobic_run: int = 7) -> list[dict]:
     """One row per sequence (input order): length, liabilities, edit distance to ``wild_type``, model columns."""
-    from designer.metrics.protein import edit_distance
-
     rows = []
     for sid, seq in zip(ids, seqs):
         row = {"id": sid, "sequence": seq.replace("-", ""), "length": len(seq.replace("-", ""))}
@@ -79,6 +79,4 @@ def score_proteins(seqs: list[str], ids: list[str], wild_type: str | None = None
 
 def batch_diversity(seqs: list[str]) -> float:
     """Mean pairwise edit distance within the batch."""
-    from designer.metrics.protein import mean_pairwise_edit_distance
-
     return mean_pairwise_edit_distance([s.replace("-", "") for s in seqs])

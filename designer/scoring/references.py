@@ -18,14 +18,26 @@ pipeline's first training file (for perov5: ``designer/datasets/perov_5/``).
 
 from __future__ import annotations
 
+import csv
+import gzip
+import io
 import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from ase import Atoms
+from ase.build import bulk
+from ase.data import atomic_numbers, covalent_radii, reference_states
+from pymatgen.core import Element
+from pymatgen.io.ase import AseAtomsAdaptor
 
+from designer.config import load_pipeline
+from designer.data.crystal_dataset import load_records
+from designer.io.atomic import atomic_write_text
 from designer.resources import data_file
+from designer.scoring.chgnet_energy import MODEL_VERSION, relax, single_point
 
 ELEMENTS_FILE = data_file("elemental_references.json")
 DIATOMIC_BOND = {"H": 0.74, "N": 1.10, "O": 1.21, "F": 1.42, "Cl": 1.99, "Br": 2.28, "I": 2.67}
@@ -34,10 +46,6 @@ SKIP = {"He", "Ne", "Ar", "Kr", "Xe", "Rn", "Tc", "Pm", "Po", "At", "Fr", "Ra"} 
 
 def _candidates(symbol: str) -> list[tuple[str, object, bool]]:
     """``(description, ase.Atoms, relax_cell)`` starting structures for one element."""
-    from ase import Atoms
-    from ase.build import bulk
-    from ase.data import atomic_numbers, reference_states
-
     if symbol in DIATOMIC_BOND:
         d = DIATOMIC_BOND[symbol]
         mol = Atoms(f"{symbol}2", positions=[[0, 0, 0], [0, 0, d]], cell=[12, 12, 12], pbc=True)
@@ -50,10 +58,7 @@ def _candidates(symbol: str) -> list[tuple[str, object, bool]]:
     except Exception:
         pass
     if not out:
-        from ase.data import atomic_numbers as _an
-        from ase.data import covalent_radii
-
-        r = covalent_radii[_an[symbol]]
+        r = covalent_radii[atomic_numbers[symbol]]
         for kind, a in (("fcc", 2 * np.sqrt(2) * r), ("bcc", 4 * r / np.sqrt(3)), ("hcp", 2 * r), ("sc", 2 * r)):
             try:
                 out.append((f"{kind} guess (ASE has no crystal)", bulk(symbol, kind, a=a), True))
@@ -63,10 +68,6 @@ def _candidates(symbol: str) -> list[tuple[str, object, bool]]:
 
 
 def build_elemental_references(symbols: list[str], steps: int = 300, log=print) -> dict:
-    from pymatgen.io.ase import AseAtomsAdaptor
-
-    from designer.scoring.chgnet_energy import relax
-
     refs = {}
     for sym in symbols:
         best = None
@@ -92,13 +93,7 @@ def load_elemental_references() -> dict[str, float]:
 
 
 def _main(argv: list[str]) -> None:
-    from designer.io.atomic import atomic_write_text
-
     if argv[:1] == ["elements"]:
-        from pymatgen.core import Element
-
-        from designer.scoring.chgnet_energy import MODEL_VERSION
-
         symbols = [Element.from_Z(z).symbol for z in range(1, 84) if Element.from_Z(z).symbol not in SKIP]
         t = time.time()
         refs = build_elemental_references(symbols)
@@ -107,19 +102,11 @@ def _main(argv: list[str]) -> None:
         atomic_write_text(ELEMENTS_FILE, json.dumps(doc, indent=1) + "\n")
         print(f"wrote {ELEMENTS_FILE} ({len(refs)} elements)")
     elif argv[:1] == ["train"] and len(argv) == 2:
-        from designer.config import load_pipeline
-        from designer.data.crystal_dataset import load_records
-        from designer.scoring.chgnet_energy import single_point
-
         cfg, _ = load_pipeline(Path(argv[1]))
         recs = [r for p in cfg.data.train for r in load_records(Path(p), [])]
         t = time.time()
         structs = [r.to_structure() for r in recs]
         sp = single_point(structs)
-        import csv
-        import gzip
-        import io
-
         buf = io.StringIO()
         w = csv.writer(buf)
         w.writerow(["id", "formula", "num_atoms", "energy_per_atom"])

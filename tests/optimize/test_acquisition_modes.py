@@ -76,10 +76,12 @@ def test_penalty_guides_every_point_of_a_joint_batch(problem, unguided):
     assert (pct > unguided.mean() + 5.0).all()  # the penalty sums the shortfall over the batch
 
 
-@pytest.mark.xfail(strict=True, reason="prior/constraint weight each point inside qLogNEI's max over the q-batch, "
-                                       "so with q > 1 only the batch's best point is held above the floor; "
-                                       "the others stay where the optimiser's random start put them")
-@pytest.mark.parametrize("mode", ["prior", "constraint"])
+# prior/constraint weight each point inside qLogNEI's max over the q-batch: optimised jointly, only the
+# batch's best point was held above the floor, so propose builds their batches one point at a time. The
+# constraint then holds every point; the prior is a soft log-prior, and at this test's low optimiser effort
+# (2 restarts) one of three points still lands outside (all three are inside at the default effort).
+@pytest.mark.parametrize("mode", ["constraint",
+                                  pytest.param("prior", marks=pytest.mark.xfail(strict=True, reason="a soft prior"))])
 def test_prior_and_constraint_guide_every_point_of_a_joint_batch(problem, mode):
     plaus = problem[0]
     pct = plaus.percentile(propose(_inputs(problem, mode, 3)).numpy())

@@ -12,6 +12,7 @@ from collections import Counter
 
 import numpy as np
 import torch
+from pymatgen.core import Composition, Element
 from torch import Tensor
 
 from designer.metrics import composition_validity
@@ -22,8 +23,6 @@ _VALID: dict[tuple, bool] = {}
 def _is_valid(atomic_numbers: tuple[int, ...]) -> bool:
     key = tuple(sorted(Counter(atomic_numbers).items()))
     if key not in _VALID:
-        from pymatgen.core import Composition, Element
-
         _VALID[key] = composition_validity(Composition({Element.from_Z(z): c for z, c in key}))
     return _VALID[key]
 

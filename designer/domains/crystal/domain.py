@@ -99,8 +99,7 @@ class CrystalDomain(Domain):
             row = {"id": sid}
             if s is not None:
                 write_cif(s, out / f"{sid}.cif")
-                row.update(file=f"{sid}.cif", formula=s.composition.reduced_formula, num_atoms=len(s),
-                           volume=round(s.volume, 4), density=round(s.density, 4),
+                row.update(file=f"{sid}.cif", **describe_structure(s, volume_digits=4),
                            struct_valid=structure_validity(s), comp_valid=composition_validity(s))
             else:
                 row.update(file="", struct_valid=False, comp_valid=False)
@@ -169,9 +168,7 @@ class CrystalDomain(Domain):
     # ------------------------------------------------------------------ candidates
 
     def candidate_columns(self, run, obj, row_id: str, info: dict | None = None) -> dict:
-        s = obj
-        return {"formula": s.composition.reduced_formula, "num_atoms": len(s), "volume": round(s.volume, 3),
-                "density": round(s.density, 4), "file": f"{row_id}.cif"}
+        return {**describe_structure(obj, volume_digits=3), "file": f"{row_id}.cif"}
 
     def write_candidates(self, run, rows: list[dict], objects: list, out: Path, symprec: float = 0.1) -> None:
         for row, s in zip(rows, objects):
@@ -355,6 +352,12 @@ class CrystalDomain(Domain):
         """Distinct reduced formulas of the structurally valid decodes, per draw."""
         structures = [s for s in generate.sample(run, n, seed=0).structures if s is not None and structure_validity(s)]
         return len({s.composition.reduced_formula for s in structures}) / n
+
+
+def describe_structure(s: Structure, volume_digits: int = 3) -> dict:
+    """What a table says of one crystal: reduced formula, atom count, volume (Å^3) and density (g/cm^3)."""
+    return {"formula": s.composition.reduced_formula, "num_atoms": len(s), "volume": round(s.volume, volume_digits),
+            "density": round(s.density, 4)}
 
 
 def _num(row: dict, key: str) -> float:

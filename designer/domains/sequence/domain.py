@@ -15,7 +15,6 @@ from torch.utils.data import Subset
 from designer.data import holdout_split
 from designer.data.protein_dataset import (GAP_INDEX, TokenDataset, decode_tokens, describe_mutations,
                                            encode_sequences, gap_profile, load_protein_set, sequence_weights)
-from designer.config import sequence_options
 from designer.domains.sequence.analysis import mutation_intervention, plot_traversals, protein_factors
 from designer.domains.base import Decoded, Domain, KnownData, TrainingData, prediction_columns
 import designer.domains.sequence.generate as generate
@@ -67,7 +66,8 @@ class SequenceDomain(Domain):
     def load_training_data(self, cfg, init=None) -> TrainingData:
         d = cfg.data
         reference = aligned_reference(init) if init is not None else None
-        pset = load_protein_set([Path(p) for p in d.train], d.properties, sequence_options(cfg), reference, d.cache)
+        pset = load_protein_set([Path(p) for p in d.train], d.properties, generate.sequence_options(cfg), reference,
+                                d.cache)
         if init is not None and pset.length != init.model.plugin.length:
             raise DesignerError(f"--init-from {init.path}: the model reads {init.model.plugin.length} positions, "
                                 f"this data aligns to {pset.length}; use the same reference")

@@ -10,12 +10,13 @@ from typing import Callable
 import numpy as np
 import torch
 
-from designer.config import sequence_options
-from designer.domains.base import predict_in_batches
+from designer.config import PipelineConfig
 from designer.data.protein_dataset import ProteinSet, decode_tokens, load_protein_set
+from designer.data.protein_io import SequenceOptions
+from designer.domains.base import predict_in_batches
+from designer.errors import DataError
 from designer.models.sequence.plugin import masked_log_likelihood
 from designer.models.vae import kl_per_dim
-from designer.errors import DataError
 
 
 @dataclass
@@ -90,6 +91,14 @@ def elbo(run, tokens: torch.Tensor, n_samples: int = 8, seed: int = 0, batch_siz
             ll += masked_log_likelihood(model.decode(z)["logits"], tb)
         out.append(ll / n_samples - kl_per_dim(mu, logvar).sum(1))
     return torch.cat(out) if out else torch.zeros(0)
+
+
+def sequence_options(cfg: PipelineConfig) -> SequenceOptions:
+    """The reader options of a pipeline's ``data.sequences``."""
+    s = cfg.data.sequences
+    return SequenceOptions(format=s.format, sequence_column=s.sequence_column, id_column=s.id_column,
+                           mutation_column=s.mutation_column, reference=s.reference, index_base=s.index_base,
+                           align=s.align, unknown=s.unknown, stop=s.stop)
 
 
 def read_for_run(run, path: Path, properties: list[str] | None = None, use_cache: bool = True) -> ProteinSet:

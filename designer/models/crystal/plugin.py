@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from pymatgen.core import Lattice, Structure
 from torch import Tensor, nn
 from torch_geometric.utils import to_dense_batch
 
@@ -94,8 +95,6 @@ class CrystalPlugin(nn.Module):
 
     def to_structures(self, decoded: dict[str, Tensor], types: Tensor | None = None) -> list:
         """pymatgen ``Structure`` per decoder output (None if pymatgen refuses to build it)."""
-        from pymatgen.core import Lattice, Structure
-
         out = []
         for a in self.to_arrays(decoded, types):
             try:
