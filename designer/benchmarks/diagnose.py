@@ -109,7 +109,8 @@ def run_step(pipeline: str | None = None, out: Path | None = None, batch: int = 
     return _write(out, "step", training_step_seconds(str(pipeline), batch, steps))
 
 
-if __name__ == "__main__":
+def command_line_parser() -> argparse.ArgumentParser:
+    """The ``python -m designer.benchmarks.diagnose {misses,step}`` arguments."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     m = sub.add_parser("misses")
@@ -118,6 +119,10 @@ if __name__ == "__main__":
     s = sub.add_parser("step")
     s.add_argument("pipeline")
     s.add_argument("--batch", type=int, default=64)
-    a = ap.parse_args()
+    return ap
+
+
+if __name__ == "__main__":
+    a = command_line_parser().parse_args()
     out = reconstruction_misses(a.run, a.n) if a.cmd == "misses" else training_step_seconds(a.pipeline, a.batch)
     print(json.dumps(out, indent=2))
