@@ -44,6 +44,7 @@ N_TINY = 12
 TINY_MODEL = {"latent_dim": 8, "hidden": 16, "encoder_layers": 1, "feature_dim": 32, "decoder_hidden": 32,
               "decoder_layers": 1, "property_hidden": 16}
 TINY_TRAIN = {"epochs": 2, "batch_size": 8, "max_minutes": 2, "threads": 2}
+TINY_SCORING = {"relax_top": 1, "relax_steps": 20}  # design/propose still score and relax, briefly
 
 
 # --------------------------------------------------------------------------- data
@@ -76,6 +77,7 @@ def write_pipeline(path: Path, train, *, name: str = "tiny", seed: int = 0, data
         "data": {"train": train, "properties": ["heat_ref"], "max_atoms": 8, **(data or {})},
         "model": {**TINY_MODEL, **(model or {})},
         "train": {**TINY_TRAIN, **(train_cfg or {})},
+        "scoring": dict(TINY_SCORING),
     }
     cfg.update(extra or {})
     path.parent.mkdir(parents=True, exist_ok=True)
