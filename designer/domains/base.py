@@ -98,11 +98,7 @@ def prediction_columns(property_names: list[str], mean: np.ndarray, std: np.ndar
 
 def predict_with_head(run, z: torch.Tensor, mc_samples: int = 20) -> tuple[np.ndarray, np.ndarray]:
     """Property head mean and MC-dropout std (``n x P`` each) at ``n x d`` latents (``n x 0`` without a head)."""
-    head = run.model.property_head
-    if head is None:
-        return np.zeros((len(z), 0)), np.zeros((len(z), 0))
-    m, s = head.predict(z.float(), mc_samples=mc_samples)
-    return m.cpu().numpy(), s.cpu().numpy()
+    return predict_in_batches(run.model, z.float(), max(len(z), 1), mc_samples, len(run.config.data.properties))
 
 
 @torch.no_grad()
@@ -112,8 +108,8 @@ def predict_in_batches(model, z: torch.Tensor, batch_size: int, mc_samples: int 
     (``n x 0`` without a head; ``mc_samples``: MC-dropout passes, 0 = the deterministic head)."""
     head = model.property_head
     if head is None or not len(z):
-        return np.zeros((len(z), n_properties if head is not None else 0)), \
-            np.zeros((len(z), n_properties if head is not None else 0))
+        empty = np.zeros((len(z), 0 if head is None else n_properties))
+        return empty, empty.copy()
     means, stds = [], []
     for s in range(0, len(z), batch_size):
         m, sd = head.predict(z[s: s + batch_size], mc_samples)
