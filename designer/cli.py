@@ -110,12 +110,14 @@ def sample(
     temperature: float = typer.Option(1.0, min=0.0, help="scale of the prior N(0, t^2 I)"),
     raw_decode: bool = typer.Option(False, "--raw-decode", help="crystals: each slot's most likely element (no charge-neutral "
                                     "re-ranking); proteins: allow gaps where the training alignment has none"),
+    one_shot: bool = typer.Option(False, "--one-shot", help="crystals: decode with the one-shot stage only (no "
+                                  "refinement steps), to compare; proteins decode in one pass anyway"),
 ):
     """Draw latents from the prior and decode them: one CIF each (crystals) or samples.fasta (proteins), plus samples.csv."""
     from designer.domains import get_domain
     from designer.runs import load_run
 
-    r = load_run(run)
+    r = load_run(run, one_shot=one_shot)
     domain = get_domain(r)
     with progress_bar() as bar:
         task = bar.add_task("decoding", total=n)
@@ -133,12 +135,14 @@ def reconstruct(
                               "proteins as FASTA, A3M, CSV (sequence column) or mutation table"),
     out: Path = typer.Option(..., "--out", help="output folder: one CIF per input named by its id (proteins: reconstruct.fasta), plus reconstruct.csv"),
     raw_decode: bool = typer.Option(False, "--raw-decode", help="crystals: no charge-neutral re-ranking; proteins: allow gaps anywhere"),
+    one_shot: bool = typer.Option(False, "--one-shot", help="crystals: decode with the one-shot stage only (no "
+                                  "refinement steps), to compare; proteins decode in one pass anyway"),
 ):
     """Encode each input (posterior mean), decode once, and compare with the input."""
     from designer.domains import get_domain
     from designer.runs import load_run
 
-    r = load_run(run)
+    r = load_run(run, one_shot=one_shot)
     message = get_domain(r).reconstruct_files(r, data, out, raw=raw_decode, log=lambda m: console.print(m))
     out_console.print(message)
 
@@ -150,6 +154,8 @@ def design(
     run: Optional[str] = typer.Option(None, "--run", help="model to use (default: runs/<name>, else the shipped model, else train one)"),
     out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: <design.output>/<name>_design)"),
     seed: Optional[int] = typer.Option(None, help="random seed of the optimiser (default: the pipeline's seed)"),
+    one_shot: bool = typer.Option(False, "--one-shot", help="crystals: decode with the one-shot stage only (no "
+                                  "refinement steps), to compare; proteins decode in one pass anyway"),
 ):
     """Optimise in latent space toward a better property, decode, check, and export ranked candidates."""
     from designer.config import load_pipeline
@@ -157,7 +163,7 @@ def design(
 
     cfg, _ = load_pipeline(pipeline, list(set_))
     res = run_design(cfg, run=run, out=out, seed=seed, log=lambda m: console.print(m, highlight=False),
-                     progress=sys.stderr.isatty())
+                     progress=sys.stderr.isatty(), one_shot=one_shot)
     best = res.summary.get("best_candidate_objective")
     out_console.print(f"{len(res.proposals)} candidates -> {res.out} (ranked table: {res.table}; best objective "
                       f"{best if best is None else round(best, 4)} vs best known {res.summary['best_known_objective']:.4g}; "
@@ -173,6 +179,8 @@ def propose(
     set_: list[str] = typer.Option([], "--set", help="override a pipeline value, e.g. --set design.objective.direction=minimize"),
     seed: Optional[int] = typer.Option(None, help="random seed of the optimiser"),
     refit_head: bool = typer.Option(False, "--refit-head", help="fine-tune the property head on the measurements first (kept in RUN/design/head.pt)"),
+    one_shot: bool = typer.Option(False, "--one-shot", help="crystals: decode with the one-shot stage only (no "
+                                  "refinement steps), to compare; proteins decode in one pass anyway"),
 ):
     """Ask: propose the next batch (fitted on the lab's measurements once there are two or more)."""
     from designer.design.asktell import propose as run_propose
@@ -193,7 +201,8 @@ def propose(
 
         base = cfg or load_run(run).config
         cfg = base.model_copy(update={"design": base.design.model_copy(update={"refit_head": True})})
-    table, n = run_propose(run, q, out, cfg=cfg, seed=seed, log=lambda m: console.print(m, highlight=False))
+    table, n = run_propose(run, q, out, cfg=cfg, seed=seed, log=lambda m: console.print(m, highlight=False),
+                           one_shot=one_shot)
     out_console.print(f"{n} candidates -> {out} (table: {table})")
 
 
@@ -307,13 +316,16 @@ def analyze(
     seed: int = typer.Option(0, help="random seed (subsample, sampling)"),
     between: list[str] = typer.Option([], "--between", help="interpolate between these two inputs (give it twice: CIF "
                                       "paths, or sequences / FASTA paths); default: the lowest- and highest-labelled holdout items"),
+    one_shot: bool = typer.Option(False, "--one-shot", help="crystals: decode with the one-shot stage only (no "
+                                  "refinement steps), to compare; proteins decode in one pass anyway"),
 ):
     """Latent diagnostics: KL per dim, active units, total correlation, MIG, intervention score, traversals, prototype."""
     from designer.analysis.analyze import analyze as run_analyze
 
     if between and len(between) != 2:
         raise DesignerError(f"--between: give exactly two inputs (got {len(between)}), e.g. --between a.cif --between b.cif")
-    r = run_analyze(run, out=out, n_max=n_max, seed=seed, console=console, between=tuple(between) if between else None)
+    r = run_analyze(run, out=out, n_max=n_max, seed=seed, console=console, between=tuple(between) if between else None,
+                    one_shot=one_shot)
     mig = (r.get("mig") or {}).get("mig")
     iv = (r.get("intervention") or {}).get("score")
     f = lambda v, d=3: "–" if v is None else f"{v:.{d}f}"  # noqa: E731

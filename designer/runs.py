@@ -84,7 +84,8 @@ def resolve(run: str | Path) -> Path:
     raise DesignerError(f"{run}: no such run folder, model file or shipped model{hint}")
 
 
-def load_run(run: str | Path, map_location: str = "cpu") -> Run:
+def load_run(run: str | Path, map_location: str = "cpu", one_shot: bool = False) -> Run:
+    """Load a run; ``one_shot`` decodes without the crystal decoder's refinement stage (``model.refine_steps = 0``)."""
     path = resolve(run)
     try:
         payload = torch.load(path, map_location=map_location, weights_only=False)
@@ -92,7 +93,12 @@ def load_run(run: str | Path, map_location: str = "cpu") -> Run:
         raise DesignerError(f"{path}: cannot read the model file ({type(exc).__name__}); retrain or pick another run") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise DesignerError(f"{path}: not a designer model file (expected format {FORMAT})")
-    cfg = validate(payload["config"], str(path))
+    config = payload["config"]
+    if isinstance(config, dict) and isinstance(config.get("model"), dict) and "refine" not in config["model"]:
+        config = {**config, "model": {**config["model"], "refine": False}}  # files from before the refinement stage
+    cfg = validate(config, str(path))
+    if one_shot:
+        cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"refine_steps": 0})})
     plugin_args = payload.get("plugin_args") or {"atomic_numbers": payload["atomic_numbers"]}  # older crystal files
     model = build_model(cfg, plugin_args)
     state = payload["state_dict"]

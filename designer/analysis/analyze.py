@@ -100,10 +100,12 @@ def _interpolation(run: Run, mu: torch.Tensor, y: np.ndarray, between: tuple[str
 
 
 def analyze(run_ref: str | Path, out: Path | None = None, n_max: int = 2000, seed: int = 0,
-            console: Console | None = None, between: tuple[str, str] | None = None) -> dict:
-    """Measure and plot the run's latent space; returns the headline numbers (also in ``analysis.json``)."""
+            console: Console | None = None, between: tuple[str, str] | None = None, one_shot: bool = False) -> dict:
+    """Measure and plot the run's latent space; returns the headline numbers (also in ``analysis.json``).
+
+    ``one_shot``: decode traversals and prototypes without the refinement stage."""
     console = console or Console(stderr=True)
-    run = load_run(run_ref)
+    run = load_run(run_ref, one_shot=one_shot)
     given = _between_latents(run, between)  # bad inputs fail before any work
     out = Path(out) if out else (run.path.parent / "analysis" if run.path.name == "model.pt"
                                  else Path(run.config.design.output) / f"{run.config.name}_analysis")

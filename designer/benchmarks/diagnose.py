@@ -60,24 +60,36 @@ def reconstruction_misses(run: str, n: int = 1000, data: str | None = None) -> d
 
 
 def training_step_seconds(pipeline: str, batch: int = 64, steps: int = 3) -> dict:
-    """Wall seconds of a training step (forward, loss, backward, update) on one batch of the pipeline's data."""
+    """Wall seconds of a training step (forward, loss, backward, update) on one batch of the pipeline's data.
+
+    Timed twice on the same batch: the full decoder (one-shot stage + refinement denoiser) and the
+    one-shot stage alone (``model.refine: false``, the decoder before the refinement stage existed).
+    """
     cfg, _ = load_pipeline(pipeline)
     d = cfg.data
     _, data, vocab = load_graph_dataset([Path(p) for p in d.train], d.properties, None, d.cutoff,
                                         d.max_neighbors, d.max_atoms, d.cache)
-    model = build_model(cfg, {"atomic_numbers": list(vocab.atomic_numbers)})
-    opt = torch.optim.Adam(model.parameters())
     b = next(iter(DataLoader(data, batch_size=batch, shuffle=True, generator=torch.Generator().manual_seed(0))))
-    times = []
-    for _ in range(steps):
-        t = time.perf_counter()
-        out = model.loss(b, cfg.loss.beta)
-        opt.zero_grad()
-        out["loss"].backward()
-        opt.step()
-        times.append(time.perf_counter() - t)
-    return {"pipeline": pipeline, "batch": batch, "seconds_per_step": [round(x, 2) for x in times],
-            "torch_threads": torch.get_num_threads()}
+    out: dict = {"pipeline": pipeline, "batch": batch, "max_atoms_in_batch": int(b.num_atoms.max()),
+                 "torch_threads": torch.get_num_threads()}
+    for label, refine in (("with_refinement", True), ("one_shot_only", False)):
+        c = cfg.model_copy(update={"model": cfg.model.model_copy(update={"refine": refine})})
+        torch.manual_seed(0)
+        model = build_model(c, {"atomic_numbers": list(vocab.atomic_numbers)})
+        opt = torch.optim.Adam(model.parameters())
+        times = []
+        for _ in range(steps + 1):  # the first step warms up and is not counted
+            t = time.perf_counter()
+            loss = model.loss(b, cfg.loss.beta)
+            opt.zero_grad()
+            loss["loss"].backward()
+            opt.step()
+            times.append(time.perf_counter() - t)
+        out[f"seconds_per_step_{label}"] = [round(x, 3) for x in times[1:]]
+        out[f"median_seconds_{label}"] = round(float(sorted(times[1:])[len(times[1:]) // 2]), 3)
+    out["seconds_per_step"] = out["seconds_per_step_with_refinement"]
+    out["refinement_cost_ratio"] = round(out["median_seconds_with_refinement"] / out["median_seconds_one_shot_only"], 3)
+    return out
 
 
 def _write(out: Path, kind: str, res: dict) -> Path:

@@ -31,9 +31,12 @@ from designer.runs import Run, load_run
 __all__ = ["observe", "propose", "refit_head", "state_dir"]
 
 
-def propose(run_arg: str, q: int, out: Path, cfg=None, seed: int | None = None, log=print) -> tuple[Path, int]:
-    """Write the next batch to ``out`` and record it; returns (table path, number proposed)."""
-    run = load_run(run_arg)
+def propose(run_arg: str, q: int, out: Path, cfg=None, seed: int | None = None, log=print,
+            one_shot: bool = False) -> tuple[Path, int]:
+    """Write the next batch to ``out`` and record it; returns (table path, number proposed).
+
+    ``one_shot``: decode without the refinement stage."""
+    run = load_run(run_arg, one_shot=one_shot)
     if cfg is not None:
         run.config = run.config.model_copy(update={"design": cfg.design})
     folder = state_dir(run_arg, run)

@@ -46,10 +46,12 @@ class DesignResult:
 
 
 def design(cfg: PipelineConfig, run: str | None = None, out: Path | None = None, seed: int | None = None,
-           log: Callable[[str], None] = print, progress: bool = True) -> DesignResult:
-    """The whole design run; returns the accepted proposals and where the outputs went."""
+           log: Callable[[str], None] = print, progress: bool = True, one_shot: bool = False) -> DesignResult:
+    """The whole design run; returns the accepted proposals and where the outputs went.
+
+    ``one_shot``: decode candidates without the refinement stage (for comparison)."""
     t0 = time.time()
-    r, source = resolve_run(cfg, run, progress)
+    r, source = resolve_run(cfg, run, progress, one_shot)
     cfg_design = cfg.design
     r.config = r.config.model_copy(update={"design": cfg_design})  # the pipeline's design section wins
     objective = objective_for(r.config)

@@ -50,17 +50,19 @@ def settings_for(cfg: PipelineConfig, seed: int | None = None) -> Settings:
                     seed=cfg.seed if seed is None else seed)
 
 
-def resolve_run(cfg: PipelineConfig, run: str | None, progress: bool = True) -> tuple[Run, str]:
-    """The model to design with: ``run`` if given, else runs/<name>, else the shipped model <name>, else train one."""
+def resolve_run(cfg: PipelineConfig, run: str | None, progress: bool = True, one_shot: bool = False) -> tuple[Run, str]:
+    """The model to design with: ``run`` if given, else runs/<name>, else the shipped model <name>, else train one.
+
+    ``one_shot``: decode without the refinement stage (``load_run``)."""
     if run:
-        return load_run(run), "given"
+        return load_run(run, one_shot=one_shot), "given"
     local = Path("runs") / cfg.name
     if (local / "model.pt").exists():
-        return load_run(local), "runs folder"
+        return load_run(local, one_shot=one_shot), "runs folder"
     if cfg.name in shipped_names():
-        return load_run(cfg.name), "shipped"
+        return load_run(cfg.name, one_shot=one_shot), "shipped"
     train(cfg, local, progress=progress)
-    return load_run(local), "trained now"
+    return load_run(local, one_shot=one_shot), "trained now"
 
 
 def start_points(cfg: PipelineConfig, mu: torch.Tensor, objective_values: np.ndarray, model, rng) -> tuple[torch.Tensor, np.ndarray]:

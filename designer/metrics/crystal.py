@@ -30,6 +30,7 @@ from designer.metrics._matching import (
     reconstruction_metrics,
 )
 from designer.metrics._parallel import ProgressFn
+from designer.metrics.mattergen_match import mattergen_uniqueness_novelty
 from designer.metrics._validity import composition_validity, smact_info, structure_validity
 
 __all__ = [
@@ -87,8 +88,17 @@ DESCRIPTIONS: dict[str, str] = {
     "n_property": "Number of valid samples (seeded random choice) used for the property distances.",
     "novel_rate": "Fraction of valid samples matching no training crystal of the same reduced formula "
     "(StructureMatcher ltol=0.2, stol=0.3, angle_tol=5).",
-    "unique_rate": "Fraction of valid samples matching no other sample (same matcher, greedy grouping).",
+    "unique_rate": "Strict uniqueness over all valid samples: fraction matching no other sample (same matcher, greedy grouping).",
     "novel_unique_rate": "Fraction of valid samples that are both novel and unique.",
+    "unique_rate_mattergen": "MatterGen's uniqueness: distinct groups of matching samples (default disordered matcher, "
+                             "greedy grouping) / valid samples, over n_mattergen seeded valid samples.",
+    "unique_rate_strict": "The stricter uniqueness over the same samples and matcher: every member of a duplicate group "
+                          "counts as not unique.",
+    "novel_rate_mattergen": "MatterGen's novelty: fraction of the n_mattergen valid samples matching no training crystal "
+                            "under its default disordered matcher.",
+    "novel_rate_mattergen_ordered": "Novelty under MatterGen's ordered matcher (same tolerances, no element substitution).",
+    "novel_unique_rate_mattergen": "Fraction of the n_mattergen valid samples that found a novel group (unique and novel).",
+    "n_mattergen": "Valid samples (seeded choice) judged for MatterGen's uniqueness and novelty.",
     "struct_cutoff": "Structure-fingerprint distance cutoff used for coverage (CDVAE's, per dataset).",
     "comp_cutoff": "Composition-fingerprint distance cutoff used for coverage (CDVAE's, per dataset).",
     "smact": "smact version and oxidation-state set behind comp_validity.",
@@ -133,6 +143,7 @@ def generation_metrics(
     test_fingerprints: tuple[np.ndarray, np.ndarray] | None = None,
     sample_fingerprints: tuple[np.ndarray, np.ndarray] | None = None,
     progress: ProgressFn | None = None,
+    n_mattergen: int = 1000,
 ) -> dict:
     """CDVAE's generation metrics plus MatterGen-style novelty and uniqueness.
 
@@ -146,6 +157,8 @@ def generation_metrics(
         n_property: valid samples drawn (without replacement, ``numpy.random.default_rng(seed)``)
             for the density / element-count distances; all valid ones if fewer.
         seed: seed of that draw.
+        n_mattergen: how many of those drawn valid samples are judged with MatterGen's uniqueness and
+            novelty (``mattergen_match``; 1,000 as MatterGen reports).
         n_jobs: worker processes for fingerprints and novelty.
         test_fingerprints: optional cached ``fingerprints(test)`` = ``([R, 61], [R, 132])``.
         sample_fingerprints: optional cached ``fingerprints(samples)`` = ``([S, 61], [S, 132])``.
@@ -186,6 +199,7 @@ def generation_metrics(
     emd_nel = emd_property([num_elements(samples[i]) for i in chosen], [num_elements(t) for t in test])
 
     nu = novelty_uniqueness([samples[i] for i in valid_idx], train, n_jobs=n_jobs)
+    mg = mattergen_uniqueness_novelty([samples[i] for i in chosen[:n_mattergen]], train, n_jobs=n_jobs)
 
     out = {
         "n_samples": n,
@@ -202,6 +216,12 @@ def generation_metrics(
         novel_rate=nu["novel_rate"],
         unique_rate=nu["unique_rate"],
         novel_unique_rate=nu["novel_unique_rate"],
+        unique_rate_mattergen=mg["unique_rate_mattergen"],
+        unique_rate_strict=mg["unique_rate_strict"],
+        novel_rate_mattergen=mg["novel_rate_mattergen"],
+        novel_rate_mattergen_ordered=mg["novel_rate_mattergen_ordered"],
+        novel_unique_rate_mattergen=mg["novel_unique_rate_mattergen"],
+        n_mattergen=mg["n"],
         struct_cutoff=cutoffs["struct"],
         comp_cutoff=cutoffs["comp"],
         smact=smact_info(),

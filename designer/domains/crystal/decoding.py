@@ -63,8 +63,8 @@ def charge_neutral_types(slot_logp: Tensor, num_atoms: Tensor, atomic_numbers: T
         ``B x S`` vocabulary indices.
     """
     top = slot_logp.topk(min(top_k, slot_logp.shape[-1]), dim=-1)
-    values, indices = top.values.numpy(), top.indices.numpy()
-    z = atomic_numbers.numpy()
+    values, indices = top.values.cpu().numpy(), top.indices.cpu().numpy()
+    z = atomic_numbers.cpu().numpy()
     out = indices[..., 0].copy()
     for b in range(slot_logp.shape[0]):
         n = int(num_atoms[b])
@@ -73,4 +73,4 @@ def charge_neutral_types(slot_logp: Tensor, num_atoms: Tensor, atomic_numbers: T
             if _is_valid(tuple(int(x) for x in z[picked])):
                 out[b, :n] = picked
                 break
-    return torch.from_numpy(out)
+    return torch.from_numpy(out).to(slot_logp.device)

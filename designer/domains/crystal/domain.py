@@ -79,7 +79,9 @@ class CrystalDomain(Domain):
         m = cfg.model
         return CrystalPlugin(plugin_args["atomic_numbers"], cfg.data.max_atoms, m.latent_dim, m.hidden,
                              m.encoder_layers, m.feature_dim, cfg.data.cutoff, m.decoder_hidden, m.decoder_layers,
-                             cfg.loss.likelihood, decoder_dropout=m.decoder_dropout)
+                             cfg.loss.likelihood, decoder_dropout=m.decoder_dropout, refine=m.refine,
+                             refine_hidden=m.refine_hidden, refine_layers=m.refine_layers, refine_steps=m.refine_steps,
+                             refine_start_sigma=m.refine_start_sigma, refine_lattice_noise=m.refine_lattice_noise)
 
     # ------------------------------------------------------------------ generation
 

@@ -37,23 +37,28 @@ def vocab_of(run) -> ElementVocab:
 
 @torch.no_grad()
 def decode_latents(run, z: torch.Tensor, batch_size: int = 2048, mc_samples: int = 0,
-                   on_batch: Callable[[int], None] | None = None, charge_neutral: bool = True) -> Decoded:
-    """Decode ``n x d`` latents in batches (one network evaluation per structure).
+                   on_batch: Callable[[int], None] | None = None, charge_neutral: bool = True,
+                   refine_steps: int | None = None) -> Decoded:
+    """Decode ``n x d`` latents in batches: the one-shot pass, then the refinement steps.
 
     With ``charge_neutral`` each structure takes the most likely per-slot elements whose composition
     passes the SMACT charge-balance test (``designer.domains.crystal.decoding``); otherwise the argmax of each slot.
+    The atoms are then fixed and the refinement stage (``refine_steps``, default the model's setting;
+    0 = one-shot) moves only coordinates and lattice.
     """
     model = run.model.eval()
     plugin = model.plugin
+    device = next(model.parameters()).device
     structures = []
     for s in range(0, len(z), batch_size):
-        zb = z[s: s + batch_size]
+        zb = z[s: s + batch_size].to(device)
         out = model.decode(zb)
         types = None
         if charge_neutral:
             n = out["num_atoms_logits"].argmax(-1) + 1
             types = charge_neutral_types(plugin.slot_log_probs(out), n, plugin.atomic_numbers)
-        structures += plugin.to_structures(out, types)
+        out = plugin.refine_decoded(out, types, refine_steps)
+        structures += plugin.to_structures(out)
         if on_batch:
             on_batch(len(zb))
     mean, std = predict_in_batches(model, z, batch_size, mc_samples, len(run.config.data.properties))
@@ -61,11 +66,13 @@ def decode_latents(run, z: torch.Tensor, batch_size: int = 2048, mc_samples: int
 
 
 def sample(run, n: int, seed: int = 0, batch_size: int = 2048, temperature: float = 1.0,
-           on_batch: Callable[[int], None] | None = None, charge_neutral: bool = True) -> Decoded:
+           on_batch: Callable[[int], None] | None = None, charge_neutral: bool = True,
+           refine_steps: int | None = None) -> Decoded:
     """Decode ``n`` latents drawn from N(0, temperature^2 I) with a seeded generator."""
     gen = torch.Generator().manual_seed(seed)
-    z = run.model.sample_prior(n, generator=gen, temperature=temperature)
-    return decode_latents(run, z, batch_size, on_batch=on_batch, charge_neutral=charge_neutral)
+    z = run.model.sample_prior(n, generator=gen, temperature=temperature).cpu()
+    return decode_latents(run, z, batch_size, on_batch=on_batch, charge_neutral=charge_neutral,
+                          refine_steps=refine_steps)
 
 
 def records_to_data(run, records: list[CrystalRecord]) -> list:
@@ -94,7 +101,8 @@ def encode(run, data: list, batch_size: int = 1024) -> tuple[torch.Tensor, torch
     return torch.cat(mus), torch.cat(logvars)
 
 
-def reconstruct(run, data: list, batch_size: int = 1024, charge_neutral: bool = True) -> Decoded:
-    """Encode (posterior mean) and decode once."""
+def reconstruct(run, data: list, batch_size: int = 1024, charge_neutral: bool = True,
+                refine_steps: int | None = None) -> Decoded:
+    """Encode (posterior mean) and decode once (deterministic: the refinement is an ODE, no noise)."""
     mu, _ = encode(run, data, batch_size)
-    return decode_latents(run, mu, batch_size, charge_neutral=charge_neutral)
+    return decode_latents(run, mu, batch_size, charge_neutral=charge_neutral, refine_steps=refine_steps)

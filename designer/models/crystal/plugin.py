@@ -10,8 +10,9 @@ from torch_geometric.utils import to_dense_batch
 
 from designer.models.crystal.decoder import CrystalDecoder
 from designer.models.crystal.encoder import CrystalEncoder
-from designer.models.crystal.lattice import lattice_to_params, params_to_lattice
+from designer.models.crystal.lattice import lattice_to_params, params_to_lattice, raw_to_params
 from designer.models.crystal.losses import crystal_reconstruction_terms
+from designer.models.crystal.refine import CrystalRefiner, denoising_terms, params_to_raw, refine
 from designer.numerics import wrap_unit
 
 
@@ -25,12 +26,15 @@ class CrystalPlugin(nn.Module):
         hidden, encoder_layers, feature_dim, cutoff: encoder sizes.
         decoder_hidden, decoder_layers: decoder sizes.
         likelihood: ``gaussian`` or ``laplace`` for lattice and coordinates.
+        refine: add the second decoder stage (``refine.CrystalRefiner``); ``refine_steps`` and
+            ``refine_start_sigma`` are decode-time settings (``refine_steps = 0``: one-shot decoding).
     """
 
     def __init__(self, atomic_numbers: list[int], max_atoms: int, latent_dim: int, hidden: int = 128,
                  encoder_layers: int = 4, feature_dim: int = 256, cutoff: float = 7.0, decoder_hidden: int = 512,
                  decoder_layers: int = 3, likelihood: str = "laplace", type_weight: float = 1.0,
-                 decoder_dropout: float = 0.0):
+                 decoder_dropout: float = 0.0, refine: bool = False, refine_hidden: int = 128, refine_layers: int = 4,
+                 refine_steps: int = 10, refine_start_sigma: float = 0.1, refine_lattice_noise: float = 1.0):
         super().__init__()
         self.register_buffer("atomic_numbers", torch.tensor(list(atomic_numbers), dtype=torch.long))
         self.register_buffer("lattice_scale", torch.ones(6))
@@ -41,6 +45,10 @@ class CrystalPlugin(nn.Module):
         self.max_atoms = max_atoms
         self.likelihood = likelihood
         self.type_weight = type_weight
+        self.refiner = CrystalRefiner(num_types, latent_dim, refine_hidden, refine_layers) if refine else None
+        self.refine_steps = refine_steps if refine else 0
+        self.refine_start_sigma = refine_start_sigma
+        self.refine_lattice_noise = refine_lattice_noise
 
     def plugin_args(self) -> dict:
         """What ``build_model`` needs to rebuild this plug-in (the rest is in the state dict)."""
@@ -55,7 +63,41 @@ class CrystalPlugin(nn.Module):
         return self.encoder(batch)
 
     def decode(self, z: Tensor) -> dict[str, Tensor]:
-        return self.decoder(z)
+        """The one-shot stage (one network evaluation); ``z`` rides along for the refinement loss."""
+        return {**self.decoder(z), "z": z}
+
+    @property
+    def evaluations_per_structure(self) -> int:
+        """Network evaluations of one decode: the one-shot pass plus the refinement steps."""
+        return 1 + (self.refine_steps if self.refiner is not None else 0)
+
+    @torch.no_grad()
+    def refine_decoded(self, decoded: dict[str, Tensor], types: Tensor | None = None,
+                       steps: int | None = None) -> dict[str, Tensor]:
+        """Refine the one-shot output's coordinates and lattice; atoms (count and types) stay fixed.
+
+        Args:
+            decoded: the one-shot outputs (``decode``), with ``z``.
+            types: ``B x S`` vocabulary indices of the slots (default: each slot's most likely element).
+            steps: refinement steps (default ``self.refine_steps``; 0 returns ``decoded`` unchanged).
+
+        Returns:
+            ``decoded`` with ``frac`` (B x S x 3) and ``lattice_params`` (B x 6) refined, and ``types``.
+        """
+        steps = self.refine_steps if steps is None else steps
+        if types is None:
+            types = self.slot_log_probs(decoded).argmax(-1)
+        out = {**decoded, "types": types}
+        if self.refiner is None or steps <= 0:
+            return out
+        n = decoded["num_atoms_logits"].argmax(-1) + 1
+        width = int(n.max())
+        mask = torch.arange(width, device=n.device).unsqueeze(0) < n.unsqueeze(1)
+        frac, raw = refine(self.refiner, decoded["z"], types[:, :width], mask, wrap_unit(decoded["frac"][:, :width]),
+                           params_to_raw(decoded["lattice_params"]), steps, self.refine_start_sigma)
+        full = decoded["frac"].clone()
+        full[:, :width] = frac
+        return {**out, "frac": full, "lattice_params": raw_to_params(raw)}
 
     def targets(self, batch) -> Tensor:
         return batch.y
@@ -63,10 +105,14 @@ class CrystalPlugin(nn.Module):
     def reconstruction_loss(self, decoded: dict[str, Tensor], batch) -> dict[str, Tensor]:
         types, mask = to_dense_batch(batch.atom_types, batch.batch)
         frac, _ = to_dense_batch(batch.frac_coords, batch.batch)
-        return crystal_reconstruction_terms(
+        terms = crystal_reconstruction_terms(
             decoded, types, frac, mask, batch.lattice, batch.sym_ops, lattice_to_params(batch.lattice),
             self.lattice_scale, self.likelihood, self.type_weight, getattr(batch, "num_ops", None),
         )
+        if self.refiner is not None:  # the second stage's denoising bound, on the known atoms (no assignment)
+            terms.update(denoising_terms(self.refiner, decoded["z"], types, mask, frac, batch.lattice,
+                                         self.refine_lattice_noise))
+        return terms
 
     @staticmethod
     def slot_log_probs(decoded: dict[str, Tensor]) -> Tensor:
@@ -80,12 +126,12 @@ class CrystalPlugin(nn.Module):
 
         Args:
             types: optional ``B x S`` vocabulary indices chosen by the caller (e.g. a charge-neutral
-                choice); default: the most likely element of each slot.
+                choice); default: ``decoded["types"]`` if present, else the most likely element of each slot.
         """
         n = decoded["num_atoms_logits"].argmax(-1) + 1
         lattice = params_to_lattice(decoded["lattice_params"]).cpu().numpy()
         if types is None:
-            types = self.slot_log_probs(decoded).argmax(-1)
+            types = decoded["types"] if "types" in decoded else self.slot_log_probs(decoded).argmax(-1)
         types = self.atomic_numbers[types].cpu().numpy()
         frac = wrap_unit(decoded["frac"]).cpu().numpy()
         return [

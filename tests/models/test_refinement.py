@@ -1,0 +1,195 @@
+"""The crystal decoder's refinement stage: symmetry, validity, fixed atoms, exact evaluation count."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from designer.models.crystal.lattice import lattice_to_params, params_to_lattice, raw_to_params
+from designer.models.crystal.plugin import CrystalPlugin
+from designer.models.crystal.refine import (
+    CrystalRefiner,
+    denoising_terms,
+    params_to_raw,
+    refine,
+    sigma_schedule,
+    wrapped_normal_target,
+)
+
+V, D = 6, 8
+
+
+def _live(module: torch.nn.Module, seed: int = 0, scale: float = 0.3) -> torch.nn.Module:
+    """Give the zero-initialised output layers weights, so the network moves structures."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            if p.dim() >= 1 and torch.count_nonzero(p) == 0:
+                p.copy_(scale * torch.randn(p.shape, generator=g))
+    return module.eval()
+
+
+def _refiner(seed: int = 0) -> CrystalRefiner:
+    torch.manual_seed(seed)
+    return _live(CrystalRefiner(V, D, hidden=32, layers=2), seed)
+
+
+def _batch(B: int = 3, N: int = 5, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(B, D, generator=g)
+    types = torch.randint(0, V, (B, N), generator=g)
+    mask = torch.ones(B, N, dtype=torch.bool)
+    mask[0, -2:] = False  # a smaller structure in the batch
+    frac = torch.rand(B, N, 3, generator=g)
+    raw = torch.randn(B, 6, generator=g) * 0.3
+    raw[:, :3] += 0.5
+    return z, types, mask, frac, raw
+
+
+def _rotation(seed: int) -> torch.Tensor:
+    q, _ = torch.linalg.qr(torch.randn(3, 3, generator=torch.Generator().manual_seed(seed), dtype=torch.float64))
+    return q.float()
+
+
+def test_permuting_the_atoms_permutes_the_outputs():
+    net = _refiner()
+    z, types, mask, frac, raw = _batch()
+    sigma = torch.full((3,), 0.1)
+    dfrac, dlat = net(z, types, mask, frac, raw, sigma)
+    perm = torch.tensor([2, 0, 4, 1, 3])
+    keep = mask[1:]  # structures whose atoms are all real, so any permutation keeps the padding at the end
+    dfrac_p, dlat_p = net(z[1:], types[1:, perm], keep, frac[1:, perm], raw[1:], sigma[1:])
+    torch.testing.assert_close(dfrac_p, dfrac[1:, perm], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(dlat_p, dlat[1:], atol=1e-5, rtol=1e-4)
+
+
+def test_rotating_or_translating_the_structure_leaves_the_outputs_unchanged():
+    net = _refiner(1)
+    z, types, mask, frac, raw = _batch(seed=1)
+    sigma = torch.full((3,), 0.05)
+    lattice = params_to_lattice(raw_to_params(raw))
+    rotated = lattice @ _rotation(3).T  # rows are vectors: every vector rotated
+    assert not torch.allclose(rotated, lattice, atol=1e-3)
+    raw_rot = params_to_raw(lattice_to_params(rotated))
+    shifted = (frac + torch.tensor([0.31, -0.17, 0.52])) % 1.0
+    base = net(z, types, mask, frac, raw, sigma)
+    for f, r in ((frac, raw_rot), (shifted, raw)):
+        out = net(z, types, mask, f, r, sigma)
+        torch.testing.assert_close(out[0], base[0], atol=1e-4, rtol=1e-3)
+        torch.testing.assert_close(out[1], base[1], atol=1e-4, rtol=1e-3)
+
+
+def test_outputs_are_periodic_in_the_fractional_coordinates():
+    net = _refiner(2)
+    z, types, mask, frac, raw = _batch(seed=2)
+    sigma = torch.full((3,), 0.2)
+    lifted = frac + torch.randint(-2, 3, frac.shape).float()
+    for a, b in zip(net(z, types, mask, frac, raw, sigma), net(z, types, mask, lifted, raw, sigma)):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-3)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), scale=st.floats(0.1, 30.0), start=st.floats(0.01, 0.5),
+       steps=st.integers(1, 12))
+def test_every_intermediate_lattice_is_a_valid_cell(seed, scale, start, steps):
+    """However wild the network's steps, each cell along the way has a finite, positive volume."""
+    torch.manual_seed(seed)
+    net = _live(CrystalRefiner(V, D, hidden=16, layers=1), seed, scale)
+    z, types, mask, frac, raw = _batch(seed=seed)
+    raw = raw * scale
+    path: list = []
+    refine(net, z, types, mask, frac, raw, steps, start, trajectory=path)
+    assert len(path) == steps
+    for x, r in path:
+        lat = params_to_lattice(raw_to_params(r))
+        vol = torch.linalg.det(lat.double())
+        assert torch.isfinite(lat).all() and (vol > 0).all()
+        assert ((x >= 0) & (x < 1)).all()
+
+
+def test_the_noise_schedule_has_one_level_per_evaluation_and_ends_clean():
+    for k in (1, 2, 10, 49):
+        s = sigma_schedule(0.1, k)
+        assert len(s) == k + 1 and s[-1] == 0.0 and s[0] == pytest.approx(0.1)
+        assert all(a > b for a, b in zip(s, s[1:]))
+
+
+def test_wrapped_normal_target_is_the_min_image_displacement_for_small_noise_and_zero_when_ambiguous():
+    delta = torch.tensor([[0.01, -0.02, 0.3]])
+    np.testing.assert_allclose(wrapped_normal_target(delta, torch.tensor(0.01)).numpy(), -delta.numpy(), atol=1e-6)
+    half = wrapped_normal_target(torch.tensor([[-0.5, 0.0, 0.0]]), torch.tensor(0.3))
+    assert abs(float(half[0, 0])) < 1e-5  # both images equally near: no preferred direction
+
+
+def _plugin(steps: int = 4) -> CrystalPlugin:
+    torch.manual_seed(0)
+    plugin = CrystalPlugin(list(range(3, 3 + V)), max_atoms=6, latent_dim=D, hidden=16, encoder_layers=1,
+                           feature_dim=16, decoder_hidden=32, decoder_layers=1, refine=True, refine_hidden=16,
+                           refine_layers=1, refine_steps=steps, refine_start_sigma=0.2)
+    _live(plugin.refiner, 0)
+    return plugin.eval()
+
+
+def test_refinement_keeps_the_atoms_and_moves_coordinates_and_lattice():
+    plugin = _plugin()
+    z = torch.randn(7, D, generator=torch.Generator().manual_seed(5))
+    one_shot = plugin.refine_decoded(plugin.decode(z), steps=0)
+    refined = plugin.refine_decoded(plugin.decode(z))
+    a, b = plugin.to_arrays(one_shot), plugin.to_arrays(refined)
+    for x, y in zip(a, b):
+        assert len(x["atomic_numbers"]) == len(y["atomic_numbers"])
+        np.testing.assert_array_equal(x["atomic_numbers"], y["atomic_numbers"])
+    assert not np.allclose(np.concatenate([x["frac"] for x in a]), np.concatenate([y["frac"] for y in b]))
+    assert not np.allclose(np.stack([x["lattice"] for x in a]), np.stack([y["lattice"] for y in b]))
+    again = plugin.to_arrays(plugin.refine_decoded(plugin.decode(z)))
+    for x, y in zip(b, again):  # deterministic: one decode per latent
+        np.testing.assert_array_equal(x["frac"], y["frac"])
+
+
+@pytest.mark.parametrize("steps", [0, 1, 7])
+def test_network_evaluations_are_counted_exactly(steps):
+    from designer.benchmarks.perov5 import _count_evaluations
+
+    plugin = _plugin(steps)
+    model = type("M", (), {"plugin": plugin})()
+    calls, hooks = _count_evaluations(model)
+    z = torch.randn(11, D)
+    plugin.to_structures(plugin.refine_decoded(plugin.decode(z)))
+    for h in hooks:
+        h.remove()
+    assert calls["rows"] == 11 * (1 + steps) == 11 * plugin.evaluations_per_structure
+
+
+def test_tiny_train_sample_reconstruct_runs_through_the_refinement(tiny_run, tiny_csv, tmp_path, cli):
+    """Training logs the denoising terms; sample and reconstruct decode with refinement unless --one-shot."""
+    from designer.runs import load_run
+
+    metrics = pd.read_csv(next(tiny_run.rglob("metrics.csv")))
+    for term in ("train/refine_coords", "train/refine_lattice", "val/refine_coords"):
+        assert metrics[term].notna().any(), term
+    run = load_run(tiny_run)
+    assert run.model.plugin.refiner is not None and run.model.plugin.evaluations_per_structure == 1 + 10
+    assert load_run(tiny_run, one_shot=True).model.plugin.evaluations_per_structure == 1
+
+    outs = {}
+    for label, extra in (("refined", []), ("one_shot", ["--one-shot"])):
+        res = cli("sample", str(tiny_run), "-n", "6", "--out", str(tmp_path / f"s_{label}"), *extra)
+        assert res.code == 0, res
+        rec = cli("reconstruct", str(tiny_run), "--data", str(tiny_csv), "--out", str(tmp_path / f"r_{label}"), *extra)
+        assert rec.code == 0, rec
+        outs[label] = (pd.read_csv(tmp_path / f"s_{label}" / "samples.csv"),
+                       pd.read_csv(tmp_path / f"r_{label}" / "reconstruct.csv"))
+    (s_ref, r_ref), (s_one, r_one) = outs["refined"], outs["one_shot"]
+    assert len(s_ref) == 6 and len(r_ref) == len(r_one)
+    # same latents, same atoms (refinement keeps the composition), different geometry
+    assert list(s_ref["formula"]) == list(s_one["formula"])
+    assert list(r_ref["formula_out"]) == list(r_one["formula_out"])
+    cif_ref = sorted((tmp_path / "s_refined").glob("*.cif"))[0].read_text()
+    cif_one = sorted((tmp_path / "s_one_shot").glob("*.cif"))[0].read_text()
+    assert cif_ref != cif_one
