@@ -193,3 +193,12 @@ def test_tiny_train_sample_reconstruct_runs_through_the_refinement(tiny_run, tin
     cif_ref = sorted((tmp_path / "s_refined").glob("*.cif"))[0].read_text()
     cif_one = sorted((tmp_path / "s_one_shot").glob("*.cif"))[0].read_text()
     assert cif_ref != cif_one
+
+
+def test_the_benchmark_counts_refined_and_one_shot_evaluations(tiny_loaded):
+    from designer.benchmarks.perov5 import _sampling
+
+    for steps in (tiny_loaded.model.plugin.refine_steps, 0):
+        structures, speed, raw = _sampling(tiny_loaded, 9, seed=0, steps=steps, raw=False)
+        assert len(structures) == 9 and raw is None
+        assert speed["nfe_per_structure"] == 1 + steps and speed["refinement_steps"] == steps
