@@ -87,9 +87,13 @@ class _Layer(nn.Module):
 
     def forward(self, h: Tensor, edge: Tensor, pair_mask: Tensor, n: Tensor) -> Tensor:
         B, N, H = h.shape
-        hi = h.unsqueeze(2).expand(B, N, N, H)
-        hj = h.unsqueeze(1).expand(B, N, N, H)
-        msg = self.edge(torch.cat([hi, hj, edge], -1)) * pair_mask.unsqueeze(-1)
+        # first edge layer on [h_i, h_j, e_ij], split so the node parts cost N, not N^2, products
+        first, act, second, act2 = self.edge
+        w = first.weight
+        node_i = h @ w[:, :H].T
+        node_j = h @ w[:, H:2 * H].T
+        pre = edge @ w[:, 2 * H:].T + node_i.unsqueeze(2) + node_j.unsqueeze(1) + first.bias
+        msg = act2(second(act(pre))) * pair_mask.unsqueeze(-1)
         agg = msg.sum(2) / n.view(B, 1, 1)
         return self.norm(h + self.node(torch.cat([h, agg], -1)))
 
