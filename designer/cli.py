@@ -289,6 +289,8 @@ def benchmark(
     data: Optional[Path] = typer.Option(None, "--data", help="diagnose-misses: test crystals (default: the shipped perov_5 test.csv.gz)"),
     batch: Optional[int] = typer.Option(None, "--batch", min=1, help="diagnose-step: batch size (default 64)"),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, help="diagnose-step: training steps timed (default 3)"),
+    refine_grid: Optional[str] = typer.Option(None, "--refine-grid", help="holdout: also decode with these settings, "
+                                              "STEPS:START_SIGMA,... (e.g. 0:0.1,10:0.05,10:0.1; 0 steps = one-shot)"),
 ):
     """Run a benchmark protocol (DESIGN section 5) and write results/<name>.json + .md.
 
@@ -301,7 +303,8 @@ def benchmark(
         methods=methods, budget=budget, baseline_budget=baseline_budget, force=force or None,
         pipeline=str(pipeline) if pipeline else None, betas=betas, minutes=minutes, threads=threads, epochs=epochs,
         n_starts=n_starts, decodes=decodes, tr_length=tr_length, n_known=n_known, pool=pool, relax_top=relax_top,
-        relax_steps=relax_steps, n_rows=n_rows, data=data, batch=batch, steps=steps).items() if v is not None}
+        relax_steps=relax_steps, n_rows=n_rows, data=data, batch=batch, steps=steps,
+        refine_grid=refine_grid).items() if v is not None}
     if not jobs and "jobs" in benchmark_options(name):  # the default, and 0: every core
         given["jobs"] = os.cpu_count() or 1
     path = run_benchmark(name, console=console, **given)

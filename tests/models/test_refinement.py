@@ -202,3 +202,20 @@ def test_the_benchmark_counts_refined_and_one_shot_evaluations(tiny_loaded):
         structures, speed, raw = _sampling(tiny_loaded, 9, seed=0, steps=steps, raw=False)
         assert len(structures) == 9 and raw is None
         assert speed["nfe_per_structure"] == 1 + steps and speed["refinement_steps"] == steps
+
+
+def test_holdout_compares_decode_settings_and_rejects_a_bad_grid(tiny_run, tmp_path):
+    import json
+
+    from designer.benchmarks import holdout
+    from designer.errors import DesignerError
+
+    path = holdout.run(run=str(tiny_run), out=tmp_path / "h.json", refine_grid="0:0.1,3:0.05")
+    res = json.loads(path.read_text())
+    assert [(g["refine_steps"], g["refine_start_sigma"]) for g in res["grid"]] == [(0, 0.1), (3, 0.05)]
+    assert all(0 <= g["match_rate"] <= 1 for g in res["grid"])
+    assert "| 3 | 0.05 |" in path.with_suffix(".md").read_text()
+    with pytest.raises(DesignerError, match="--refine-grid: '10' is not STEPS:START_SIGMA"):
+        holdout.parse_grid("10")
+    with pytest.raises(DesignerError, match="steps must be 0-49"):
+        holdout.parse_grid("60:0.1")
