@@ -96,8 +96,11 @@ class ModelConfig(_Strict):
     refine: bool = Field(True, description="crystals: a z-conditioned periodic denoiser refines the one-shot decode")
     refine_steps: int = Field(10, ge=0, le=49, description="crystals: refinement steps at decode time (network evaluations "
                               "besides the one-shot pass; 0 = one-shot)")
-    refine_start_sigma: float = Field(0.1, gt=0, le=0.5, description="crystals: noise level (fractional units) the one-shot "
+    refine_start_sigma: float = Field(0.1, gt=0.005, le=0.5, description="crystals: noise level (fractional units) the one-shot "
                                       "structure is taken to have when refinement starts")
+    refine_distance: Literal["min_image", "axis_wrapped"] = Field(
+        "min_image", description="crystals: pair distance the refiner sees (axis_wrapped: models trained before the "
+        "minimum-image fix)")
     refine_hidden: int = Field(128, ge=8)
     refine_layers: int = Field(4, ge=1)
     refine_lattice_noise: float = Field(1.0, gt=0, description="crystals: lattice noise (unconstrained units) per unit of "

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from designer.config import PipelineConfig, load_pipeline, validate
+from designer.config import PipelineConfig, apply_overrides, load_pipeline, validate
 from designer.errors import DesignerError
 from designer.io.atomic import atomic_write
 from designer.domains import get_domain
@@ -94,8 +94,11 @@ def load_run(run: str | Path, map_location: str = "cpu", one_shot: bool = False)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise DesignerError(f"{path}: not a designer model file (expected format {FORMAT})")
     config = payload["config"]
-    if isinstance(config, dict) and isinstance(config.get("model"), dict) and "refine" not in config["model"]:
-        config = {**config, "model": {**config["model"], "refine": False}}  # files from before the refinement stage
+    model_cfg = config.get("model") if isinstance(config, dict) else None
+    if isinstance(model_cfg, dict) and "refine" not in model_cfg:
+        config = {**config, "model": {**model_cfg, "refine": False}}  # files from before the refinement stage
+    elif isinstance(model_cfg, dict) and "refine_distance" not in model_cfg:
+        config = {**config, "model": {**model_cfg, "refine_distance": "axis_wrapped"}}  # before the min-image fix
     cfg = validate(config, str(path))
     if one_shot:
         cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"refine_steps": 0})})
@@ -109,15 +112,26 @@ def load_run(run: str | Path, map_location: str = "cpu", one_shot: bool = False)
     return Run(model, cfg, path, payload.get("meta", {}))
 
 
-def ship(run: str | Path, name: str) -> Path:
-    """Copy a trained run's model into the package (``designer/checkpoints/<name>.pt``, float16 weights)."""
+def ship(run: str | Path, name: str, overrides: list[str] | None = None) -> Path:
+    """Copy a trained run's model into the package (``designer/checkpoints/<name>.pt``, float16 weights).
+
+    ``overrides`` (``["model.refine_start_sigma=0.05", ...]``) change decode-time settings recorded with the
+    model, e.g. the ones chosen on the holdout; they must not change the weights' shapes.
+    """
     r = load_run(run)
+    cfg = r.config
+    if overrides:
+        cfg = validate(apply_overrides(cfg.model_dump(mode="json"), list(overrides)), "ship overrides")
+        build_model(cfg, r.model.plugin.plugin_args()).load_state_dict(r.model.state_dict())  # shapes unchanged
     target = SHIPPED / f"{name}.pt"
-    save_model(target, r.model, r.config, {**r.meta, "shipped_from": str(r.path)}, half=True)
+    meta = {**r.meta, "shipped_from": str(r.path), **({"ship_overrides": list(overrides)} if overrides else {})}
+    save_model(target, r.model, cfg, meta, half=True)
     return target
 
 
-if __name__ == "__main__":  # python -m designer.runs RUN NAME
+if __name__ == "__main__":  # python -m designer.runs RUN NAME [--set key=value ...]
     import sys
 
-    print(ship(sys.argv[1], sys.argv[2]))
+    args = sys.argv[1:]
+    sets = [args[i + 1] for i, a in enumerate(args) if a == "--set"]
+    print(ship(args[0], args[1], sets))

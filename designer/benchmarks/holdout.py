@@ -36,8 +36,8 @@ def parse_grid(text: str) -> list[tuple[int, float]]:
             out.append((int(steps), float(sigma)))
         except ValueError:
             raise DesignerError(f"--refine-grid: {item!r} is not STEPS:START_SIGMA (e.g. 10:0.1)") from None
-        if not (0 <= out[-1][0] <= 49 and 0 < out[-1][1] <= 0.5):
-            raise DesignerError(f"--refine-grid: {item!r}: steps must be 0-49 and the start sigma in (0, 0.5]")
+        if not (0 <= out[-1][0] <= 49 and 0.005 < out[-1][1] <= 0.5):
+            raise DesignerError(f"--refine-grid: {item!r}: steps must be 0-49 and the start sigma in (0.005, 0.5]")
     return out
 
 

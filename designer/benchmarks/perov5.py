@@ -13,6 +13,7 @@ from rich.console import Console
 from designer.config import load_pipeline
 from designer.data.cache import cached
 from designer.data.crystal_dataset import load_records
+from designer.domains.crystal.decoding import clear_cache
 from designer.domains.crystal.generate import reconstruct, records_to_data, sample
 from designer.errors import DesignerError
 from designer.metrics import DESCRIPTIONS, composition_validity, fingerprints, generation_metrics, \
@@ -87,6 +88,7 @@ def _count_evaluations(model) -> tuple[dict, list]:
 def _sampling(r, n_samples: int, seed: int, steps: int, raw: bool) -> tuple[list, dict, dict | None]:
     """Timed prior samples (sampling + validity) of one decode path, with an exact evaluation count."""
     calls, hooks = _count_evaluations(r.model)
+    clear_cache()  # every timed path starts from cold charge-balance caches
     try:
         t0 = time.perf_counter()
         sampled = sample(r, n_samples, seed=seed, refine_steps=steps).structures
@@ -98,7 +100,7 @@ def _sampling(r, n_samples: int, seed: int, steps: int, raw: bool) -> tuple[list
             h.remove()
     speed = {"nfe_per_structure": calls["rows"] / n_samples, "refinement_steps": steps,
              "structures_per_s": n_samples / t_total, "sampling_only_structures_per_s": n_samples / t_sample,
-             "device": "cpu", "torch_threads": torch.get_num_threads(), "valid_in_timed_pass": int(n_valid)}
+             "device": str(next(r.model.parameters()).device), "torch_threads": torch.get_num_threads(), "valid_in_timed_pass": int(n_valid)}
     raw_gen = None
     if raw:
         plain = sample(r, n_samples, seed=seed, charge_neutral=False, refine_steps=steps).structures

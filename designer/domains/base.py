@@ -112,7 +112,7 @@ def predict_in_batches(model, z: torch.Tensor, batch_size: int, mc_samples: int 
         return empty, empty.copy()
     means, stds = [], []
     for s in range(0, len(z), batch_size):
-        m, sd = head.predict(z[s: s + batch_size], mc_samples)
+        m, sd = head.predict(z[s: s + batch_size].to(next(head.parameters()).device), mc_samples)
         means.append(m.cpu().numpy())
         stds.append(sd.cpu().numpy())
     return np.concatenate(means), np.concatenate(stds)

@@ -81,6 +81,7 @@ def disordered_version(structure: Structure) -> Structure | None:
 def fit(a: Structure, b: Structure, disordered: bool = True) -> bool:
     """MatterGen's match of two ordered structures (``disordered=False``: the ordered matcher only)."""
     try:
+        a, b = a.copy().remove_oxidation_states(), b.copy().remove_oxidation_states()
         if a.composition.reduced_formula != b.composition.reduced_formula:
             return False
         if _ordered().fit(a, b):
@@ -102,7 +103,7 @@ def _judge_formula(task) -> tuple[list[int], list[bool], list[bool], list[bool]]
         label = [0] * len(samples)
         for i, s in enumerate(samples):
             for g, h in enumerate(heads):
-                if fit(samples[h], s):
+                if fit(s, samples[h]):  # the newcomer against the group's founder, as MatterGen orders it
                     label[i] = g
                     break
             else:

@@ -140,7 +140,8 @@ class BetaVAE(nn.Module):
     def sample_prior(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> Tensor:
         """``n x d`` latents from N(0, temperature^2 I)."""
         device = next(self.parameters()).device
-        return temperature * torch.randn(n, self.latent_dim, generator=generator, device=device)
+        gen_device = generator.device if generator is not None else device
+        return (temperature * torch.randn(n, self.latent_dim, generator=generator, device=gen_device)).to(device)
 
 
 def active_units(mu: Tensor, threshold: float = 0.01) -> Tensor:

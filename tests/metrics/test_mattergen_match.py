@@ -56,3 +56,9 @@ def test_novelty_against_training_crystals_under_each_matcher():
 def test_no_samples_gives_nan_not_an_error():
     res = mattergen_uniqueness_novelty([], [rocksalt()])
     assert res["n"] == 0 and res["unique_rate_mattergen"] != res["unique_rate_mattergen"]
+
+
+def test_oxidation_states_do_not_hide_a_disordered_match():
+    a, b = perovskite("Ca", "Sr"), perovskite("Sr", "Ca")
+    a.add_oxidation_state_by_element({"Ca": 2, "Sr": 2, "O": -2})
+    assert fit(a, b) and fit(b, a)

@@ -219,3 +219,46 @@ def test_holdout_compares_decode_settings_and_rejects_a_bad_grid(tiny_run, tmp_p
         holdout.parse_grid("10")
     with pytest.raises(DesignerError, match="steps must be 0-49"):
         holdout.parse_grid("60:0.1")
+
+
+def test_shipping_records_decode_settings_chosen_on_the_holdout(tiny_run, tmp_path, monkeypatch):
+    from designer import runs
+    from designer.errors import DesignerError
+
+    monkeypatch.setattr(runs, "SHIPPED", tmp_path)
+    path = runs.ship(tiny_run, "tiny_shipped", ["model.refine_start_sigma=0.05", "model.refine_steps=4"])
+    shipped = runs.load_run(path)
+    assert (shipped.model.plugin.refine_start_sigma, shipped.model.plugin.refine_steps) == (0.05, 4)
+    assert shipped.meta["ship_overrides"] == ["model.refine_start_sigma=0.05", "model.refine_steps=4"]
+    with pytest.raises(DesignerError):
+        runs.ship(tiny_run, "bad", ["model.refine_steps=500"])  # beyond the 50-evaluation budget
+
+
+def test_pair_distances_are_minimum_image_so_outputs_are_continuous_in_a_skewed_cell():
+    net = _refiner(7)
+    z, types, mask, frac, _ = _batch(B=1, seed=7)
+    skewed = torch.tensor([[4.0, 0.0, 0.0], [2.9, 3.0, 0.0], [1.5, 1.2, 5.0]])
+    raw = params_to_raw(lattice_to_params(skewed[None]))
+    sigma = torch.full((1,), 0.05)
+    outs = []
+    for eps in (-1e-6, 1e-6):  # atom 1 sits half a cell from atom 0 along a, just either side of the wrap
+        f = frac.clone()
+        f[0, 1] = f[0, 0] + torch.tensor([0.5 + eps, 0.0, 0.0])
+        outs.append(net(z, types, mask, f % 1.0, raw, sigma))
+    torch.testing.assert_close(outs[0][0], outs[1][0], atol=1e-4, rtol=1e-3)
+    torch.testing.assert_close(outs[0][1], outs[1][1], atol=1e-4, rtol=1e-3)
+
+
+def test_a_start_below_the_smallest_noise_level_is_refused():
+    with pytest.raises(ValueError, match="must exceed sigma_min"):
+        sigma_schedule(0.004, 5)
+
+
+def test_models_saved_before_the_minimum_image_fix_keep_their_distance_feature(tiny_run, tmp_path):
+    from designer.runs import load_run
+
+    payload = torch.load(tiny_run / "model.pt", weights_only=False)
+    del payload["config"]["model"]["refine_distance"]
+    torch.save(payload, tmp_path / "old.pt")
+    assert load_run(tmp_path / "old.pt").model.plugin.refiner.distance == "axis_wrapped"
+    assert load_run(tiny_run).model.plugin.refiner.distance == "min_image"

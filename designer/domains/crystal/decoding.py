@@ -15,9 +15,15 @@ import torch
 from pymatgen.core import Composition, Element
 from torch import Tensor
 
-from designer.metrics import composition_validity
+from designer.metrics import charge_balance, composition_validity
 
 _VALID: dict[tuple, bool] = {}
+
+
+def clear_cache() -> None:
+    """Forget the cached charge-balance verdicts of element multisets (and the checker's own cache)."""
+    _VALID.clear()
+    charge_balance.clear_cache()
 
 
 def _is_valid(atomic_numbers: tuple[int, ...]) -> bool:

@@ -81,7 +81,8 @@ class CrystalDomain(Domain):
                              m.encoder_layers, m.feature_dim, cfg.data.cutoff, m.decoder_hidden, m.decoder_layers,
                              cfg.loss.likelihood, decoder_dropout=m.decoder_dropout, refine=m.refine,
                              refine_hidden=m.refine_hidden, refine_layers=m.refine_layers, refine_steps=m.refine_steps,
-                             refine_start_sigma=m.refine_start_sigma, refine_lattice_noise=m.refine_lattice_noise)
+                             refine_start_sigma=m.refine_start_sigma, refine_lattice_noise=m.refine_lattice_noise,
+                             refine_distance=m.refine_distance)
 
     # ------------------------------------------------------------------ generation
 

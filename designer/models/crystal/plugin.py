@@ -34,7 +34,8 @@ class CrystalPlugin(nn.Module):
                  encoder_layers: int = 4, feature_dim: int = 256, cutoff: float = 7.0, decoder_hidden: int = 512,
                  decoder_layers: int = 3, likelihood: str = "laplace", type_weight: float = 1.0,
                  decoder_dropout: float = 0.0, refine: bool = False, refine_hidden: int = 128, refine_layers: int = 4,
-                 refine_steps: int = 10, refine_start_sigma: float = 0.1, refine_lattice_noise: float = 1.0):
+                 refine_steps: int = 10, refine_start_sigma: float = 0.1, refine_lattice_noise: float = 1.0,
+                 refine_distance: str = "min_image"):
         super().__init__()
         self.register_buffer("atomic_numbers", torch.tensor(list(atomic_numbers), dtype=torch.long))
         self.register_buffer("lattice_scale", torch.ones(6))
@@ -45,7 +46,8 @@ class CrystalPlugin(nn.Module):
         self.max_atoms = max_atoms
         self.likelihood = likelihood
         self.type_weight = type_weight
-        self.refiner = CrystalRefiner(num_types, latent_dim, refine_hidden, refine_layers) if refine else None
+        self.refiner = CrystalRefiner(num_types, latent_dim, refine_hidden, refine_layers, distance=refine_distance) \
+            if refine else None
         self.refine_steps = refine_steps if refine else 0
         self.refine_start_sigma = refine_start_sigma
         self.refine_lattice_noise = refine_lattice_noise
@@ -110,8 +112,10 @@ class CrystalPlugin(nn.Module):
             self.lattice_scale, self.likelihood, self.type_weight, getattr(batch, "num_ops", None),
         )
         if self.refiner is not None:  # the second stage's denoising bound, on the known atoms (no assignment)
+            # evaluation draws its noise from a fixed seed, so holdout losses and distortions are reproducible
+            gen = None if self.training else torch.Generator(device=frac.device).manual_seed(0)
             terms.update(denoising_terms(self.refiner, decoded["z"], types, mask, frac, batch.lattice,
-                                         self.refine_lattice_noise))
+                                         self.refine_lattice_noise, generator=gen))
         return terms
 
     @staticmethod

@@ -74,7 +74,9 @@ def sigma_schedule(start: float, steps: int, sigma_min: float = SIGMA_MIN) -> li
         return [0.0]
     if steps == 1:
         return [start, 0.0]
-    lo = min(sigma_min, start)
+    if start <= sigma_min:
+        raise ValueError(f"start sigma {start} must exceed sigma_min {sigma_min} for {steps} steps")
+    lo = sigma_min
     return [start * (lo / start) ** (k / (steps - 1)) for k in range(steps)] + [0.0]
 
 
@@ -111,8 +113,12 @@ class CrystalRefiner(nn.Module):
     """
 
     def __init__(self, num_types: int, latent_dim: int, hidden: int = 128, layers: int = 4, frequencies: int = 8,
-                 num_rbf: int = 16):
+                 num_rbf: int = 16, distance: str = "min_image"):
         super().__init__()
+        if distance not in ("min_image", "axis_wrapped"):
+            raise ValueError(f"distance must be 'min_image' or 'axis_wrapped', not {distance!r}")
+        self.distance = distance
+        self.register_buffer("images", torch.cartesian_prod(*[torch.arange(-1.0, 2.0)] * 3), persistent=False)
         self.register_buffer("freqs", 2 * math.pi * torch.arange(1, frequencies + 1, dtype=torch.float))
         self.num_rbf = num_rbf
         cell_dim = 7 + 16  # normalised metric (6) + log V/N, and the noise-level embedding
@@ -161,7 +167,11 @@ class CrystalRefiner(nn.Module):
         ang = d.unsqueeze(-1) * self.freqs  # B x N x N x 3 x F
         fourier = torch.cat([ang.sin(), ang.cos()], -1).flatten(-2)
         vpa_len = (torch.linalg.det(lattice).abs() / n).pow(1.0 / 3.0)
-        dist = (d @ lattice.unsqueeze(1)).norm(dim=-1) / vpa_len.view(B, 1, 1)
+        if self.distance == "min_image":  # the shortest of the 27 neighbouring images: continuous in any cell
+            cart = (d.unsqueeze(-2) + self.images.to(d.dtype)) @ lattice.view(B, 1, 1, 3, 3)
+            dist = cart.norm(dim=-1).min(-1).values / vpa_len.view(B, 1, 1)
+        else:  # per-axis wrapping (models trained before the fix): the minimum image only in orthogonal cells
+            dist = (d @ lattice.unsqueeze(1)).norm(dim=-1) / vpa_len.view(B, 1, 1)
         rbf = gaussian_smearing(dist, 0.0, 3.0, self.num_rbf)
         edge = torch.cat([fourier, rbf], -1)
         eye = torch.eye(N, dtype=torch.bool, device=mask.device)
