@@ -262,3 +262,19 @@ def test_models_saved_before_the_minimum_image_fix_keep_their_distance_feature(t
     torch.save(payload, tmp_path / "old.pt")
     assert load_run(tmp_path / "old.pt").model.plugin.refiner.distance == "axis_wrapped"
     assert load_run(tiny_run).model.plugin.refiner.distance == "min_image"
+
+
+def test_propose_one_shot_never_runs_the_refinement(tiny_run, cli, tmp_path, monkeypatch):
+    """(The default path's refinement is checked through sample/reconstruct above, at a fraction of the cost.)"""
+    import shutil
+
+    from designer.models.crystal import plugin as plugin_module
+
+    calls = []
+    monkeypatch.setattr(plugin_module, "refine", lambda *a, **k: calls.append(a[6]))
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    res = cli("propose", run, "-q", "2", "--out", tmp_path / "batch", "--one-shot")
+    assert res.code == 0, res
+    assert calls == []
+    assert (tmp_path / "batch" / "candidates.csv").is_file()
