@@ -113,7 +113,8 @@ def load_run(run: str | Path, map_location: str = "cpu", one_shot: bool = False)
 
 
 def ship(run: str | Path, name: str, overrides: list[str] | None = None) -> Path:
-    """Copy a trained run's model into the package (``designer/checkpoints/<name>.pt``, float16 weights).
+    """Copy a trained run's model into the package (``designer/checkpoints/<name>.pt``, float16 weights),
+    or to ``name`` itself when it is a path ending in ``.pt``.
 
     ``overrides`` (``["model.refine_start_sigma=0.05", ...]``) change decode-time settings recorded with the
     model, e.g. the ones chosen on the holdout; they must not change the weights' shapes.
@@ -123,7 +124,7 @@ def ship(run: str | Path, name: str, overrides: list[str] | None = None) -> Path
     if overrides:
         cfg = validate(apply_overrides(cfg.model_dump(mode="json"), list(overrides)), "ship overrides")
         build_model(cfg, r.model.plugin.plugin_args()).load_state_dict(r.model.state_dict())  # shapes unchanged
-    target = SHIPPED / f"{name}.pt"
+    target = Path(name) if name.endswith(".pt") else SHIPPED / f"{name}.pt"  # a path: a copy outside the package
     meta = {**r.meta, "shipped_from": str(r.path), **({"ship_overrides": list(overrides)} if overrides else {})}
     save_model(target, r.model, cfg, meta, half=True)
     return target

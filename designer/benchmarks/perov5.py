@@ -142,9 +142,9 @@ def run(run: str | None = None, out: Path | None = None, samples: Path | None = 
         paths = [("", refined_steps)] + ([("one_shot", 0)] if refined_steps > 0 else [])
         for label, steps in paths:
             name = "refined" if steps else "one-shot"
-            console.print(f"[{name}] reconstruction of the test set")
+            console.print(f"({name}) reconstruction of the test set")
             part = _reconstruction(r, test_records, test, steps, jobs, raw=not label)
-            console.print(f"[{name}] sampling {n_samples} structures from the prior")
+            console.print(f"({name}) sampling {n_samples} structures from the prior")
             sampled_here, speed, raw_gen = _sampling(r, n_samples, seed, steps, raw=not label)
             part["speed"] = speed
             if raw_gen is not None:
