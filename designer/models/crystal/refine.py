@@ -133,10 +133,9 @@ class CrystalRefiner(nn.Module):
             nn.init.zeros_(lin.bias)
 
     @staticmethod
-    def _cell_features(lattice: Tensor, n: Tensor) -> Tensor:
-        """``B x 3 x 3`` lattice -> ``B x 7``: metric tensor in units of (V/N)^(2/3) and log V/N."""
+    def _cell_features(lattice: Tensor, vpa: Tensor) -> Tensor:
+        """``B x 3 x 3`` lattice, ``B`` volume per atom -> ``B x 7``: metric tensor in units of (V/N)^(2/3), log V/N."""
         g = lattice @ lattice.transpose(-1, -2)
-        vpa = torch.linalg.det(lattice).abs() / n
         gn = g / vpa.pow(2.0 / 3.0).view(-1, 1, 1)
         iu = torch.triu_indices(3, 3, device=lattice.device)
         return torch.cat([gn[:, iu[0], iu[1]], vpa.log().unsqueeze(-1)], -1)
@@ -156,8 +155,10 @@ class CrystalRefiner(nn.Module):
         """
         B, N, _ = frac.shape
         n = mask.sum(1).clamp(min=1).to(frac.dtype)
-        lattice = params_to_lattice(raw_to_params(raw_lattice))
-        cell = self._cell_features(lattice, n)
+        params = raw_to_params(raw_lattice)
+        lattice = params_to_lattice(params)
+        vpa = params[:, :3].sum(-1).exp() / n  # the cell is lower-triangular: volume = product of its diagonal
+        cell = self._cell_features(lattice, vpa)
         level = torch.log(sigma.clamp(min=1e-4)).unsqueeze(-1)  # B x 1
         emb = torch.cat([torch.sin(level * torch.arange(1, 9, device=z.device)),
                          torch.cos(level * torch.arange(1, 9, device=z.device))], -1)
@@ -166,7 +167,7 @@ class CrystalRefiner(nn.Module):
         d = wrap_half(frac.unsqueeze(1) - frac.unsqueeze(2))  # B x N x N x 3: d[b, i, j] = frac_j - frac_i
         ang = d.unsqueeze(-1) * self.freqs  # B x N x N x 3 x F
         fourier = torch.cat([ang.sin(), ang.cos()], -1).flatten(-2)
-        vpa_len = (torch.linalg.det(lattice).abs() / n).pow(1.0 / 3.0)
+        vpa_len = vpa.pow(1.0 / 3.0)
         if self.distance == "min_image":  # the shortest of the 27 neighbouring images: continuous in any cell
             cart = (d.unsqueeze(-2) + self.images.to(d.dtype)) @ lattice.view(B, 1, 1, 3, 3)
             dist = cart.norm(dim=-1).min(-1).values / vpa_len.view(B, 1, 1)
