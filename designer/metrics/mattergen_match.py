@@ -78,32 +78,53 @@ def disordered_version(structure: Structure) -> Structure | None:
     return out
 
 
-def fit(a: Structure, b: Structure, disordered: bool = True) -> bool:
-    """MatterGen's match of two ordered structures (``disordered=False``: the ordered matcher only)."""
+def _plain(s: Structure) -> Structure:
+    return s.copy().remove_oxidation_states()
+
+
+def _ordered_fit(a: Structure, b: Structure) -> bool:
+    """Ordered match of two structures without oxidation states."""
     try:
-        a, b = a.copy().remove_oxidation_states(), b.copy().remove_oxidation_states()
-        if a.composition.reduced_formula != b.composition.reduced_formula:
-            return False
-        if _ordered().fit(a, b):
-            return True
-        if not disordered:
-            return False
-        da = disordered_version(a)
+        return a.composition.reduced_formula == b.composition.reduced_formula and bool(_ordered().fit(a, b))
+    except Exception:
+        return False
+
+
+def _disordered_fit(da: Structure | None, b: Structure) -> bool:
+    """The disordered matcher's second try: ``da`` (``disordered_version`` of the first structure) against ``b``."""
+    try:
         return da is not None and bool(_disordered().fit(da, b))
     except Exception:
         return False
 
 
+def fit(a: Structure, b: Structure, disordered: bool = True) -> bool:
+    """MatterGen's match of two ordered structures (``disordered=False``: the ordered matcher only)."""
+    a, b = _plain(a), _plain(b)
+    if a.composition.reduced_formula != b.composition.reduced_formula:
+        return False
+    if _ordered_fit(a, b):
+        return True
+    return disordered and _disordered_fit(disordered_version(a), b)
+
+
 def _judge_formula(task) -> tuple[list[int], list[bool], list[bool], list[bool]]:
     """For the samples of one formula: group label, strict-unique flag, novel (disordered), novel (ordered)."""
-    samples, train = task
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore")
+        # one formula throughout, so fit's formula gate always passes; oxidation states and the
+        # disordered version of each sample are prepared once, not per pair
+        samples, train = ([_plain(s) for s in group] for group in task)
+        merged = [disordered_version(s) for s in samples]
+
+        def same(i: int, b: Structure) -> bool:
+            return _ordered_fit(samples[i], b) or _disordered_fit(merged[i], b)
+
         heads: list[int] = []
         label = [0] * len(samples)
-        for i, s in enumerate(samples):
+        for i in range(len(samples)):
             for g, h in enumerate(heads):
-                if fit(s, samples[h]):  # the newcomer against the group's founder, as MatterGen orders it
+                if same(i, samples[h]):  # the newcomer against the group's founder, as MatterGen orders it
                     label[i] = g
                     break
             else:
@@ -111,8 +132,8 @@ def _judge_formula(task) -> tuple[list[int], list[bool], list[bool], list[bool]]
                 heads.append(i)
         sizes = np.bincount(label, minlength=len(heads))
         strict = [bool(sizes[g] == 1) for g in label]
-        novel_ordered = [not any(fit(s, t, disordered=False) for t in train) for s in samples]
-        novel = [o and not any(fit(s, t) for t in train) for s, o in zip(samples, novel_ordered)]
+        novel_ordered = [not any(_ordered_fit(s, t) for t in train) for s in samples]
+        novel = [o and not any(_disordered_fit(merged[i], t) for t in train) for i, o in enumerate(novel_ordered)]
     return [int(x) for x in label], strict, novel, novel_ordered
 
 
