@@ -134,5 +134,10 @@ if __name__ == "__main__":  # python -m designer.runs RUN NAME [--set key=value 
     import sys
 
     args = sys.argv[1:]
-    sets = [args[i + 1] for i, a in enumerate(args) if a == "--set"]
-    print(ship(args[0], args[1], sets))
+    sets = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--set"]
+    if len(args) < 2 or args[0] == "--set" or args[1] == "--set" or args.count("--set") != len(sets):
+        sys.exit("usage: python -m designer.runs RUN NAME|PATH.pt [--set model.refine_steps=5 ...]")
+    try:
+        print(ship(args[0], args[1], sets))
+    except DesignerError as exc:
+        sys.exit(f"error: {exc}")
