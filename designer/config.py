@@ -105,6 +105,8 @@ class ModelConfig(_Strict):
     refine_layers: int = Field(4, ge=1)
     refine_lattice_noise: float = Field(1.0, gt=0, description="crystals: lattice noise (unconstrained units) per unit of "
                                         "coordinate noise in training")
+    refine_detach_z: bool = Field(True, description="crystals: the denoising loss trains the refiner only and sends no "
+                                  "gradient through z into the encoder (which then serves the one-shot terms alone)")
 
 
 class TrainConfig(_Strict):

@@ -97,8 +97,10 @@ def load_run(run: str | Path, map_location: str = "cpu", one_shot: bool = False)
     model_cfg = config.get("model") if isinstance(config, dict) else None
     if isinstance(model_cfg, dict) and "refine" not in model_cfg:
         config = {**config, "model": {**model_cfg, "refine": False}}  # files from before the refinement stage
-    elif isinstance(model_cfg, dict) and "refine_distance" not in model_cfg:
-        config = {**config, "model": {**model_cfg, "refine_distance": "axis_wrapped"}}  # before the min-image fix
+    elif isinstance(model_cfg, dict):
+        legacy = {"refine_distance": "axis_wrapped",  # before the min-image fix
+                  "refine_detach_z": False}  # trained with the denoising gradient through z
+        config = {**config, "model": {**{k: v for k, v in legacy.items() if k not in model_cfg}, **model_cfg}}
     cfg = validate(config, str(path))
     if one_shot:
         cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"refine_steps": 0})})

@@ -259,9 +259,13 @@ def test_models_saved_before_the_minimum_image_fix_keep_their_distance_feature(t
 
     payload = torch.load(tiny_run / "model.pt", weights_only=False)
     del payload["config"]["model"]["refine_distance"]
+    del payload["config"]["model"]["refine_detach_z"]
     torch.save(payload, tmp_path / "old.pt")
-    assert load_run(tmp_path / "old.pt").model.plugin.refiner.distance == "axis_wrapped"
-    assert load_run(tiny_run).model.plugin.refiner.distance == "min_image"
+    old = load_run(tmp_path / "old.pt")
+    assert old.model.plugin.refiner.distance == "axis_wrapped"
+    assert old.config.model.refine_detach_z is False  # it was trained with the gradient through z
+    new = load_run(tiny_run)
+    assert new.model.plugin.refiner.distance == "min_image" and new.config.model.refine_detach_z is True
 
 
 def test_propose_one_shot_never_runs_the_refinement(tiny_run, cli, tmp_path, monkeypatch):
@@ -278,3 +282,23 @@ def test_propose_one_shot_never_runs_the_refinement(tiny_run, cli, tmp_path, mon
     assert res.code == 0, res
     assert calls == []
     assert (tmp_path / "batch" / "candidates.csv").is_file()
+
+
+@pytest.mark.parametrize("detach", [True, False])
+def test_the_denoising_loss_reaches_the_encoder_only_when_asked(tiny_run, detach):
+    """``model.refine_detach_z`` (the default) keeps the refiner's gradient out of z and the encoder."""
+    from designer.runs import load_run
+    from designer.training.datasets import load_training_data, make_loader
+
+    run = load_run(tiny_run)
+    model, plugin = run.model.train(), run.model.plugin
+    plugin.refine_detach_z = detach
+    batch = next(iter(make_loader(run.config.domain, load_training_data(run.config).train, batch_size=8)))
+    mu, _ = model.encode(batch)
+    terms = plugin.reconstruction_loss(plugin.decode(mu), batch)
+    model.zero_grad()
+    terms["refine_coords"].mean().backward()
+    encoder_grad = sum(float(p.grad.abs().sum()) for p in plugin.encoder.parameters() if p.grad is not None)
+    refiner_grad = sum(float(p.grad.abs().sum()) for p in plugin.refiner.parameters() if p.grad is not None)
+    assert refiner_grad > 0
+    assert (encoder_grad == 0) == detach

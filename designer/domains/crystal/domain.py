@@ -82,7 +82,7 @@ class CrystalDomain(Domain):
                              cfg.loss.likelihood, decoder_dropout=m.decoder_dropout, refine=m.refine,
                              refine_hidden=m.refine_hidden, refine_layers=m.refine_layers, refine_steps=m.refine_steps,
                              refine_start_sigma=m.refine_start_sigma, refine_lattice_noise=m.refine_lattice_noise,
-                             refine_distance=m.refine_distance)
+                             refine_distance=m.refine_distance, refine_detach_z=m.refine_detach_z)
 
     # ------------------------------------------------------------------ generation
 

@@ -28,6 +28,7 @@ class CrystalPlugin(nn.Module):
         likelihood: ``gaussian`` or ``laplace`` for lattice and coordinates.
         refine: add the second decoder stage (``refine.CrystalRefiner``); ``refine_steps`` and
             ``refine_start_sigma`` are decode-time settings (``refine_steps = 0``: one-shot decoding).
+        refine_detach_z: the denoising loss trains the refiner only; no gradient reaches the encoder through z.
     """
 
     def __init__(self, atomic_numbers: list[int], max_atoms: int, latent_dim: int, hidden: int = 128,
@@ -35,7 +36,7 @@ class CrystalPlugin(nn.Module):
                  decoder_layers: int = 3, likelihood: str = "laplace", type_weight: float = 1.0,
                  decoder_dropout: float = 0.0, refine: bool = False, refine_hidden: int = 128, refine_layers: int = 4,
                  refine_steps: int = 10, refine_start_sigma: float = 0.1, refine_lattice_noise: float = 1.0,
-                 refine_distance: str = "min_image"):
+                 refine_distance: str = "min_image", refine_detach_z: bool = True):
         super().__init__()
         self.register_buffer("atomic_numbers", torch.tensor(list(atomic_numbers), dtype=torch.long))
         self.register_buffer("lattice_scale", torch.ones(6))
@@ -51,6 +52,7 @@ class CrystalPlugin(nn.Module):
         self.refine_steps = refine_steps if refine else 0
         self.refine_start_sigma = refine_start_sigma
         self.refine_lattice_noise = refine_lattice_noise
+        self.refine_detach_z = refine_detach_z
 
     def plugin_args(self) -> dict:
         """What ``build_model`` needs to rebuild this plug-in (the rest is in the state dict)."""
@@ -114,7 +116,8 @@ class CrystalPlugin(nn.Module):
         if self.refiner is not None:  # the second stage's denoising bound, on the known atoms (no assignment)
             # evaluation draws its noise from a fixed seed, so holdout losses and distortions are reproducible
             gen = None if self.training else torch.Generator(device=frac.device).manual_seed(0)
-            terms.update(denoising_terms(self.refiner, decoded["z"], types, mask, frac, batch.lattice,
+            z = decoded["z"].detach() if self.refine_detach_z else decoded["z"]
+            terms.update(denoising_terms(self.refiner, z, types, mask, frac, batch.lattice,
                                          self.refine_lattice_noise, generator=gen))
         return terms
 
