@@ -129,7 +129,20 @@ def ship(run: str | Path, name: str, overrides: list[str] | None = None) -> Path
     target = Path(name) if name.endswith(".pt") else SHIPPED / f"{name}.pt"  # a path: a copy outside the package
     meta = {**r.meta, "shipped_from": str(r.path), **({"ship_overrides": list(overrides)} if overrides else {})}
     save_model(target, r.model, cfg, meta, half=True)
+    shipped = load_run(target)  # the density of the shipped (float16) weights' own training latents
+    meta["plausibility"] = shipped_density(shipped)
+    save_model(target, r.model, cfg, meta, half=True)
     return target
+
+
+def shipped_density(run: Run) -> dict:
+    """The plausibility density of a run's training latents, as stored in a shipped model's metadata
+    (so scoring one file with a shipped model needs neither the training set nor a fit)."""
+    from designer.optimize.plausibility import fit_plausibility
+
+    seed = run.config.seed
+    mu = get_domain(run).known_data(run).mu
+    return {"seed": seed, "n": int(len(mu)), "density": fit_plausibility(mu.cpu().numpy(), seed=seed).to_dict()}
 
 
 if __name__ == "__main__":  # python -m designer.runs RUN NAME [--set key=value ...]

@@ -20,7 +20,7 @@ from designer.design.export import candidate_rows, export_candidates
 from designer.design.scorecard import score_rows
 from designer.design.setup import objective_for, settings_for, start_points, with_scales
 from designer.design.spaces import space_for
-from designer.design.state import cached_plausibility, load_state, save_state, state_dir
+from designer.design.state import cached_plausibility, load_state, save_state, shipped_plausibility, state_dir
 from designer.domains import get_domain
 from designer.errors import DataError, DesignerError
 from designer.io.atomic import atomic_write_bytes
@@ -45,7 +45,9 @@ def propose(run_arg: str, q: int, out: Path, cfg=None, seed: int | None = None, 
     settings = settings_for(run.config, seed)
     space = space_for(run, run.config.design.constraints, settings.seed)
     known = known_data(run)
-    plaus = cached_plausibility(folder, known.mu, settings.seed)
+    plaus = shipped_plausibility(run, settings.seed)
+    if plaus is None:
+        plaus = cached_plausibility(folder, known.mu, settings.seed)
     head_file = folder / "head.pt"
     if run.config.design.refit_head and state["observations"]:
         report = refit_head(run, known, state["observations"], seed=settings.seed)

@@ -15,6 +15,7 @@ from designer.config import PipelineConfig
 from designer.design.data import known_data
 from designer.design.export import candidate_rows, export_candidates
 from designer.design.scorecard import score_rows
+from designer.design.state import shipped_plausibility
 from designer.design.setup import objective_for, resolve_run, settings_for, start_points, with_scales
 from designer.design.spaces import space_for
 from designer.domains import get_domain
@@ -63,7 +64,9 @@ def design(cfg: PipelineConfig, run: str | None = None, out: Path | None = None,
     values = objective.values(mean)
     with_scales(objective, values)
     log(f"fitting the plausibility density on {len(known.mu)} latents")
-    plaus = fit_plausibility(known.mu.numpy(), seed=settings.seed)
+    plaus = shipped_plausibility(r, settings.seed)
+    if plaus is None:
+        plaus = fit_plausibility(known.mu.cpu().numpy(), seed=settings.seed)
     box = latent_box(known.mu)
     rng = np.random.default_rng(settings.seed)
     z0, y0 = start_points(r.config, known.mu, values, r.model, rng)

@@ -8,6 +8,7 @@ columns are left out (and the output says so).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -80,8 +81,8 @@ def score_files(paths: list[Path], out: Path, run: str | None = None, relax_top:
         r = load_run(run)
         if get_domain(r) is not domain:
             raise DataError(f"--run {run} is a {r.config.domain} model but the files are {name} files")
-        known = domain.known_data(r)
-        columns = domain.model_columns(r, known, run_plausibility(r, run, known.mu))
+        known = functools.cache(lambda: domain.known_data(r))  # only where the domain or the density needs it
+        columns = domain.model_columns(r, known, run_plausibility(r, run, lambda: known().mu, seed=r.config.seed))
     else:
         notes.append("no --run: model columns (plausibility, predicted properties, likelihood) are left out")
     objects, ids = [it[1] for _, it in good], [it[0] for _, it in good]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -40,21 +41,34 @@ def save_state(folder: Path, state: dict) -> None:
     atomic_write_text(folder / "state.json", json.dumps(state, indent=1) + "\n")
 
 
-def cached_plausibility(folder: Path, mu: torch.Tensor, seed: int) -> Plausibility:
-    """The run's plausibility density, fitted once and kept in the state folder."""
+def cached_plausibility(folder: Path, mu: torch.Tensor | Callable[[], torch.Tensor], seed: int) -> Plausibility:
+    """The run's plausibility density, fitted once and kept in the state folder (``mu``: the training
+    latents ``n x d``, or a function computing them only when the density must be fitted)."""
     f = folder / "plausibility.json"
     if f.exists():
         return Plausibility.from_dict(json.loads(f.read_text()))
-    p = fit_plausibility(mu.cpu().numpy(), seed=seed)
+    p = fit_plausibility((mu() if callable(mu) else mu).cpu().numpy(), seed=seed)
     atomic_write_text(f, json.dumps(p.to_dict()))
     return p
 
 
-def run_plausibility(run, run_arg: str | None, mu: torch.Tensor, seed: int = 0) -> Plausibility:
-    """The cached density of a run's state folder; fitted without caching where that folder is read-only."""
+def shipped_plausibility(run, seed: int) -> Plausibility | None:
+    """The density fitted when the model was shipped (``runs.ship``), if it was fitted with ``seed``."""
+    doc = (run.meta or {}).get("plausibility")
+    if isinstance(doc, dict) and doc.get("seed") == seed:
+        return Plausibility.from_dict(doc["density"])
+    return None
+
+
+def run_plausibility(run, run_arg: str | None, mu: Callable[[], torch.Tensor], seed: int = 0) -> Plausibility:
+    """The density shipped with the model, else the cached one of the run's state folder, else fitted
+    (without caching where that folder is read-only). ``mu``: the training latents, computed only if needed."""
+    shipped = shipped_plausibility(run, seed)
+    if shipped is not None:
+        return shipped
     try:
         folder = state_dir(run_arg or str(run.path), run)
         folder.mkdir(parents=True, exist_ok=True)
         return cached_plausibility(folder, mu, seed)
     except OSError:  # a read-only location: fit without caching
-        return fit_plausibility(mu.cpu().numpy(), seed=seed)
+        return fit_plausibility(mu().cpu().numpy(), seed=seed)

@@ -266,8 +266,9 @@ class Domain:
         """
         return 0.0
 
-    def model_columns(self, run, known: KnownData, plausibility) -> Callable[[list], list[dict]]:
-        """A function from objects to one dict of model-based scorecard columns each."""
+    def model_columns(self, run, known: Callable[[], KnownData], plausibility) -> Callable[[list], list[dict]]:
+        """A function from objects to one dict of model-based scorecard columns each (``known()``: the
+        training data, loaded and encoded on first call only, for domains whose columns need it)."""
         self._missing("model-based scoring")
 
     # ------------------------------------------------------------------ report

@@ -88,3 +88,10 @@ def relax(structure: Structure, steps: int = 200, fmax: float = 0.1, relax_cell:
     except Exception as exc:
         out["relax_error"] = f"{type(exc).__name__}: {exc}"[:200]
     return out
+
+
+def package_version() -> str:
+    """The installed chgnet package version (pinned in pyproject: its wheel carries the weights used)."""
+    from importlib.metadata import version
+
+    return version("chgnet")

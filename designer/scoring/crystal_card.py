@@ -3,7 +3,8 @@
 Columns (all plain values): identity (``formula``, ``num_atoms``, ``spacegroup``), geometry
 (``geometry_ok``, ``min_distance``, ``volume_per_atom``, ``density``), charge balance
 (``charge_neutral``, ``electronegativity_ok``, ``oxidation_states``), CHGNet single point
-(``energy_per_atom``, ``max_force``, ``max_stress``, ``formation_energy``, ``e_above_hull``), for
+(``energy_per_atom``, ``max_force``, ``max_stress``), the hull (``formation_energy``, ``e_above_hull``,
+``decomposition``, ``hull_coverage``, ``stable``: None on a partial hull), for
 the top ``relax_top`` candidates a capped relaxation (``relaxed_energy_per_atom``, ``energy_drop``,
 ``residual_max_force``, ``relax_steps``, ``e_above_hull_relaxed``), ``novel`` against reference
 structures and ``unique`` within the batch, and with a run the model's ``plausibility_percentile``
@@ -61,8 +62,7 @@ def score_crystals(structures: list[Structure], ids: list[str], hull=None, refer
         for i, e in zip(ok, sp):
             rows[i].update(e)
             if hull is not None:
-                rows[i]["formation_energy"] = hull.formation_energy(structures[i].composition, e["energy_per_atom"])
-                rows[i]["e_above_hull"] = hull.e_above_hull(structures[i].composition, e["energy_per_atom"])
+                rows[i].update(hull.evaluate(structures[i].composition, e["energy_per_atom"]))
         if relax_top:
             order = [i for i in (order_for_relax if order_for_relax is not None else range(len(rows))) if i in set(ok)]
             relax_rows(structures, rows, order[:relax_top], hull, relax_steps, log)
@@ -82,6 +82,8 @@ def score_crystals(structures: list[Structure], ids: list[str], hull=None, refer
             reasons.append("relaxation failed: " + row["relax_error"])
         if row.get("novel") is False:
             reasons.append("matches a known structure")
+        if row.get("hull_coverage") == "partial":
+            reasons.append("hull partial (a lower-order subsystem has no reference phase): stability not judged")
         row["reasons"] = "; ".join(r for r in reasons if r)
         for k in ("geometry_reason", "charge_reason"):
             row.pop(k, None)
@@ -99,5 +101,8 @@ def relax_rows(structures: list[Structure], rows: list[dict], indices: list[int]
         relaxed = r.pop("relaxed")
         rows[i].update({key: v for key, v in r.items() if key != "initial_energy_per_atom"})
         if hull is not None:
-            rows[i]["e_above_hull_relaxed"] = hull.e_above_hull(structures[i].composition, r["relaxed_energy_per_atom"])
+            ev = hull.evaluate(structures[i].composition, r["relaxed_energy_per_atom"])
+            rows[i].update(e_above_hull_relaxed=ev["e_above_hull"], decomposition_relaxed=ev["decomposition"])
+            if math.isfinite(ev["e_above_hull"]):
+                rows[i]["stable"] = ev["stable"]  # the relaxed energy decides
         rows[i]["_relaxed"] = relaxed

@@ -1,10 +1,18 @@
-"""Formation energy and energy above the convex hull, from CHGNet energies of a reference set.
+"""Formation energy, energy above the convex hull, decomposition and hull coverage.
 
-The hull of each candidate's chemical system is built with pymatgen's ``PhaseDiagram`` from the
-elemental references (``references.load_elemental_references``) and the reference compounds whose
-elements lie in that system (e.g. a pipeline's training crystals, single-point CHGNet). The hull
-is only as good as that set: with only the training crystals (5-atom perovskites for perov_5),
-competing phases are missing and stability looks easier than it is; every report says so.
+The hull of each candidate's chemical system is a pymatgen ``PhaseDiagram`` built from:
+
+* the elemental references (``references.load_elemental_references``);
+* the frozen competing-phase set (``competing_phases``: binary oxides, nitrides, fluorides,
+  sulfides, halides, ... in their usual prototypes, and MP-20's known training phases), all
+  relaxed with CHGNet;
+* optionally the user's training crystals (``chgnet_energies.csv.gz`` beside the training files).
+
+All energies, references and candidates alike, pass once through ``energy_convention.apply``.
+Each evaluation says which phases the candidate would fall apart into (``decomposition``) and
+whether the system is covered (``hull_coverage``): ``complete`` when every element has a
+reference and every lower-order subsystem of two or more elements holds at least one reference
+compound, ``partial`` otherwise. A partial hull never calls a candidate stable (``stable`` is None).
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ from __future__ import annotations
 import csv
 import functools
 import gzip
-import io
+import itertools
 import math
 from pathlib import Path
 
@@ -20,66 +28,136 @@ from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
 from pymatgen.core import Composition
 
 from designer.resources import dataset_path
+from designer.scoring import energy_convention
+from designer.scoring.competing_phases import PHASES_FILE, frozen_hash, read_rows
 from designer.scoring.references import load_elemental_references
 
-CAVEAT = ("energy above hull is measured against CHGNet-relaxed elemental references and the reference compounds "
-          "only (for perov_5: its 5-atom perovskites); real competing phases are missing, so stability is "
-          "overestimated")
+STABLE = 0.1  # eV/atom above the hull still called stable (metastable but often synthesisable)
+CAVEAT = ("energy above hull is measured with CHGNet against its relaxed elemental references and a frozen set of "
+          "competing phases: binary oxides, nitrides, fluorides, sulfides, halides, hydrides, chalcogenides, "
+          "phosphides and carbides in common prototypes at smact's common oxidation states, and 847 known MP-20 "
+          "phases; other polymorphs, mixed-valence binaries (e.g. Fe3O4), intermetallics and most ternaries are "
+          "missing, so a system marked partial is not judged")
 
 
 class HullReference:
-    """Elemental reference energies plus reference compounds (formula, energy per atom)."""
+    """Reference phases (formula, energy per atom, name) and the hulls of their chemical systems.
 
-    def __init__(self, elements: dict[str, float], compounds: list[tuple[str, float]], description: str = ""):
-        self.elements = dict(elements)
-        self.entries = [PDEntry(Composition(el), e) for el, e in self.elements.items()]
-        for formula, e in compounds:
+    Args:
+        elements: element symbol -> CHGNet energy per atom of its reference state.
+        compounds: ``(formula, energy_per_atom, name)`` of reference phases (elements allowed:
+            an elemental crystal below the reference state replaces it).
+        convention: ``energy_convention`` name applied to every energy.
+    """
+
+    def __init__(self, elements: dict[str, float], compounds: list[tuple[str, float, str]], description: str = "",
+                 convention: str = energy_convention.CONVENTION):
+        self.convention = convention
+        self.entries: list[PDEntry] = []
+        for el, e in elements.items():
             if math.isfinite(e):
-                c = Composition(formula)
-                self.entries.append(PDEntry(c, e * c.num_atoms))
+                self.entries.append(PDEntry(Composition(el), e, name=f"{el} (reference state)"))
+        for formula, e, name in compounds:
+            if not math.isfinite(e):
+                continue
+            c = Composition(formula)
+            e = energy_convention.apply(c, e, convention)
+            if math.isfinite(e):
+                self.entries.append(PDEntry(c, e * c.num_atoms, name=name))
+        self._systems = [frozenset(el.symbol for el in e.composition.elements) for e in self.entries]
+        self.elements = {}
+        for sys_, e in zip(self._systems, self.entries):
+            if len(sys_) == 1:
+                (el,) = sys_
+                self.elements[el] = min(self.elements.get(el, math.inf), e.energy_per_atom)
+        self.compound_systems = {s for s in self._systems if len(s) > 1}
         self.description = description
-        self._diagram = functools.lru_cache(maxsize=512)(self._build)
+        self._diagram = functools.lru_cache(maxsize=1024)(self._build)
 
     @classmethod
-    def from_files(cls, compound_files: list[Path] = ()) -> "HullReference":
-        """Shipped elemental references plus compounds from ``chgnet_energies.csv.gz`` files."""
-        compounds = []
+    def from_files(cls, compound_files: list[Path] = (), phases: Path | None = PHASES_FILE) -> "HullReference":
+        """Shipped elemental references, the frozen competing phases (``phases``; None: leave them out) and
+        compounds from ``chgnet_energies.csv.gz`` files (e.g. the training crystals)."""
+        compounds: list[tuple[str, float, str]] = []
+        parts = []
+        if phases is not None and Path(phases).exists():
+            rows = read_rows(phases)
+            for r in rows:
+                e = float(r["energy_per_atom"]) if r.get("energy_per_atom") not in ("", None) else math.nan
+                label = f"{r['reduced_formula'] or r['formula']} ({r['prototype'] or r['id']})"
+                compounds.append((r["formula"], e, label))
+            parts.append(f"{len(rows)} competing phases (sha256 {frozen_hash(phases)[:12]})")
         for f in compound_files:
+            n = 0
             with gzip.open(f, "rt") if str(f).endswith(".gz") else open(f) as fh:
                 for row in csv.DictReader(fh):
-                    compounds.append((row["formula"], float(row["energy_per_atom"])))
-        names = ", ".join(Path(f).parent.name + "/" + Path(f).name for f in compound_files) or "none"
-        return cls(load_elemental_references(), compounds, f"elements + {len(compounds)} compounds ({names})")
+                    compounds.append((row["formula"], float(row["energy_per_atom"]), f"{row['formula']} (training {row['id']})"))
+                    n += 1
+            parts.append(f"{n} training compounds ({Path(f).parent.name}/{Path(f).name})")
+        return cls(load_elemental_references(), compounds, "elements + " + (" + ".join(parts) or "nothing else"))
 
-    def _build(self, chemsys: tuple[str, ...]) -> PhaseDiagram:
+    def _build(self, chemsys: tuple[str, ...], exclude: str = "") -> PhaseDiagram:
         keep = set(chemsys)
-        entries = [e for e in self.entries if {el.symbol for el in e.composition.elements} <= keep]
+        entries = [e for s, e in zip(self._systems, self.entries)
+                   if s <= keep and not (exclude and e.composition.reduced_formula == exclude)]
         return PhaseDiagram(entries)
 
     def missing_elements(self, composition: Composition) -> list[str]:
         return [el.symbol for el in composition.elements if el.symbol not in self.elements]
+
+    def coverage(self, composition: Composition | str) -> str:
+        """``complete`` when each element has a reference and every lower-order subsystem with two or
+        more elements holds a reference compound; else ``partial``."""
+        comp = Composition(composition)
+        symbols = sorted(el.symbol for el in comp.elements)
+        if self.missing_elements(comp):
+            return "partial"
+        for k in range(2, len(symbols)):
+            for sub in itertools.combinations(symbols, k):
+                if frozenset(sub) not in self.compound_systems:
+                    return "partial"
+        return "complete"
 
     def formation_energy(self, composition: Composition | str, energy_per_atom: float) -> float:
         """eV/atom relative to the elemental references (NaN when one is missing)."""
         comp = Composition(composition)
         if self.missing_elements(comp) or not math.isfinite(energy_per_atom):
             return math.nan
-        n = comp.num_atoms
-        return energy_per_atom - sum(self.elements[el.symbol] * amt for el, amt in comp.items()) / n
+        e = energy_convention.apply(comp, energy_per_atom, self.convention)
+        return e - sum(self.elements[el.symbol] * amt for el, amt in comp.items()) / comp.num_atoms
+
+    def evaluate(self, composition: Composition | str, energy_per_atom: float, exclude_formula: str = "") -> dict:
+        """``formation_energy``, ``e_above_hull`` (negative: below the hull), ``decomposition`` (the phases the
+        composition falls apart into, with fractions), ``hull_coverage`` and ``stable`` (None on a partial hull).
+
+        ``exclude_formula``: leave this reduced formula (all its polymorphs) out of the hull.
+        """
+        comp = Composition(composition)
+        out = {"formation_energy": math.nan, "e_above_hull": math.nan, "decomposition": "",
+               "hull_coverage": self.coverage(comp), "stable": None}
+        if self.missing_elements(comp) or not math.isfinite(energy_per_atom):
+            return out
+        e = energy_convention.apply(comp, energy_per_atom, self.convention)
+        if not math.isfinite(e):
+            return out
+        out["formation_energy"] = self.formation_energy(comp, energy_per_atom)
+        pd = self._diagram(tuple(sorted(el.symbol for el in comp.elements)), exclude_formula)
+        decomp, e_hull = pd.get_decomp_and_e_above_hull(PDEntry(comp, e * comp.num_atoms), allow_negative=True,
+                                                        check_stable=False)
+        out["e_above_hull"] = float(e_hull)
+        parts = sorted(decomp.items(), key=lambda kv: -kv[1])
+        out["decomposition"] = " + ".join(f"{amt:.2f} {entry.name}" for entry, amt in parts)
+        if out["hull_coverage"] == "complete":
+            out["stable"] = bool(e_hull <= STABLE)
+        return out
 
     def e_above_hull(self, composition: Composition | str, energy_per_atom: float) -> float:
         """eV/atom above the hull of the composition's chemical system (negative: below it; NaN if unknown)."""
-        comp = Composition(composition)
-        if self.missing_elements(comp) or not math.isfinite(energy_per_atom):
-            return math.nan
-        pd = self._diagram(tuple(sorted(el.symbol for el in comp.elements)))
-        entry = PDEntry(comp, energy_per_atom * comp.num_atoms)
-        decomp, e = pd.get_decomp_and_e_above_hull(entry, allow_negative=True, check_stable=False)
-        return float(e)
+        return self.evaluate(composition, energy_per_atom)["e_above_hull"]
 
 
 def default_hull_files(training_paths: list) -> list[Path]:
-    """Reference-compound energy tables: a ``chgnet_energies.csv.gz`` beside any of the training inputs,
+    """Training-compound energy tables: a ``chgnet_energies.csv.gz`` beside any of the training inputs,
     else the shipped perov_5 table (package data)."""
     files: list[Path] = []
     for p in training_paths:

@@ -33,8 +33,6 @@ from ase.data import atomic_numbers, covalent_radii, reference_states
 from pymatgen.core import Element
 from pymatgen.io.ase import AseAtomsAdaptor
 
-from designer.config import load_pipeline
-from designer.data.crystal_dataset import load_records
 from designer.io.atomic import atomic_write_text
 from designer.resources import data_file
 from designer.scoring.chgnet_energy import MODEL_VERSION, relax, single_point
@@ -92,6 +90,36 @@ def load_elemental_references() -> dict[str, float]:
     return {k: v["energy_per_atom"] for k, v in data["elements"].items()}
 
 
+USAGE = ("usage: python -m designer.scoring.references elements | train PIPELINE.yaml | "
+         "build [--tiers a,b,d,c,b+] [--minutes M] [--progress FILE] | freeze [--progress FILE]")
+PROGRESS = Path("runs/references/progress.jsonl")
+
+
+def _competing_phases(argv: list[str]) -> None:
+    """``build``: relax what the frozen set and the progress file lack (resumable); ``freeze``: merge and hash."""
+    import argparse
+
+    from designer.scoring import competing_phases as cp
+
+    ap = argparse.ArgumentParser(prog="python -m designer.scoring.references " + argv[0])
+    ap.add_argument("--progress", type=Path, default=PROGRESS)
+    if argv[0] == "build":
+        ap.add_argument("--tiers", default=",".join(cp.TIER_ORDER))
+        ap.add_argument("--minutes", type=float, default=240.0)
+        ap.add_argument("--freeze-every", type=int, default=0, help="freeze after every N structures (0: at the end)")
+    args = ap.parse_args(argv[1:])
+    if argv[0] == "build":
+        tiers = tuple(t for t in args.tiers.split(",") if t)
+        bad = [t for t in tiers if t not in cp.TIER_ORDER]
+        if bad:
+            raise SystemExit(f"--tiers: unknown tier {bad[0]!r}; known: {','.join(cp.TIER_ORDER)}")
+        n = cp.build(args.progress, tiers, args.minutes, log=lambda m: print(m, flush=True),
+                     freeze_every=args.freeze_every)
+        print(f"relaxed {n} structures")
+    doc = cp.freeze(args.progress)
+    print(f"froze {doc['rows']} rows ({doc['relaxed_by_tier']}) sha256 {doc['sha256'][:12]}")
+
+
 def _main(argv: list[str]) -> None:
     if argv[:1] == ["elements"]:
         symbols = [Element.from_Z(z).symbol for z in range(1, 84) if Element.from_Z(z).symbol not in SKIP]
@@ -102,6 +130,9 @@ def _main(argv: list[str]) -> None:
         atomic_write_text(ELEMENTS_FILE, json.dumps(doc, indent=1) + "\n")
         print(f"wrote {ELEMENTS_FILE} ({len(refs)} elements)")
     elif argv[:1] == ["train"] and len(argv) == 2:
+        from designer.config import load_pipeline
+        from designer.data.crystal_dataset import load_records
+
         cfg, _ = load_pipeline(Path(argv[1]))
         recs = [r for p in cfg.data.train for r in load_records(Path(p), [])]
         t = time.time()
@@ -117,8 +148,10 @@ def _main(argv: list[str]) -> None:
         tmp.write_bytes(gzip.compress(buf.getvalue().encode()))
         tmp.replace(out)
         print(f"wrote {out} ({len(recs)} structures, {(time.time() - t) / 60:.1f} min)")
+    elif argv[:1] in (["build"], ["freeze"]):
+        _competing_phases(argv)
     else:
-        raise SystemExit("usage: python -m designer.scoring.references elements | train PIPELINE.yaml")
+        raise SystemExit(USAGE)
 
 
 if __name__ == "__main__":

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
-from pymatgen.core import Lattice, Structure
+from pymatgen.core import Composition, Element, Lattice, Structure
 from pymatgen.io.cif import CifWriter
 from torch_geometric.loader import DataLoader
 
@@ -50,9 +51,11 @@ class CrystalDomain(Domain):
     noun = "crystal"
     observation_column = "cif"
     file_suffixes = (".cif", ".mcif")
-    score_table_columns = ("id", "formula", "geometry_ok", "charge_neutral", "e_above_hull", "novel", "reasons")
+    score_table_columns = ("id", "formula", "geometry_ok", "charge_neutral", "e_above_hull", "hull_coverage", "stable",
+                           "novel", "reasons")
     report_columns = ("synthesis_rank", "id", "rank", "objective", "formula", "spacegroup", "num_atoms", "geometry_ok",
-                      "charge_neutral", "e_above_hull", "e_above_hull_relaxed", "energy_drop", "novel", "unique",
+                      "charge_neutral", "e_above_hull", "e_above_hull_relaxed", "hull_coverage", "stable", "decomposition",
+                      "energy_drop", "novel", "unique",
                       "plausibility_percentile", "synthesis_score", "selected", "reasons")
 
     # ------------------------------------------------------------------ data and model
@@ -230,7 +233,8 @@ class CrystalDomain(Domain):
             if energies else None
         if hull is not None:
             notes.append(f"hull: {hull.description}; {CAVEAT}")
-        refs = training_structures(run) if run is not None else None
+        formulas = {s.composition.reduced_formula for s in objects}  # novelty compares within a formula only
+        refs = training_structures(run, formulas) if run is not None else None
         if refs is None:
             notes.append("novelty not judged (no --run: no training set to compare with)")
         rows = score_crystals(objects, ids, hull=hull, reference_structures=refs, relax_top=relax_top,
@@ -274,7 +278,7 @@ class CrystalDomain(Domain):
         s += w["novelty"] * (1.0 if str(row.get("novel")) == "True" else 0.0)
         return s
 
-    def model_columns(self, run, known: KnownData, plausibility) -> Callable[[list], list[dict]]:
+    def model_columns(self, run, known: Callable[[], KnownData], plausibility) -> Callable[[list], list[dict]]:
         space = CrystalSpace(run)
         names = list(run.config.data.properties)
 
@@ -378,9 +382,25 @@ def _training_paths(run, why: str) -> list[Path]:
     return paths
 
 
-def training_structures(run) -> list:
-    """The run's training crystals as pymatgen structures (novelty reference)."""
-    return [rec.to_structure() for p in _training_paths(run, "novelty needs it") for rec in load_records(p, [])]
+def training_structures(run, formulas: set[str] | None = None) -> list:
+    """The run's training crystals as pymatgen structures (novelty reference); with ``formulas``, only
+    those of these reduced formulas (novelty compares within a formula, so the verdicts are the same)."""
+    out = []
+    for p in _training_paths(run, "novelty needs it"):
+        for rec in load_records(p, []):
+            if formulas is None or _reduced_formula(rec.atomic_numbers) in formulas:
+                out.append(rec.to_structure())
+    return out
+
+
+@functools.lru_cache(maxsize=65536)
+def _formula_of_counts(counts: tuple) -> str:
+    return Composition({Element.from_Z(z): n for z, n in counts}).reduced_formula
+
+
+def _reduced_formula(atomic_numbers) -> str:
+    zs, ns = np.unique(np.asarray(atomic_numbers), return_counts=True)
+    return _formula_of_counts(tuple(zip(zs.tolist(), ns.tolist())))
 
 
 DOMAIN = CrystalDomain()

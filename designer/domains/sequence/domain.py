@@ -279,7 +279,8 @@ class SequenceDomain(Domain):
     def score_candidates(self, run, objects: list, ids: list[str], cfg, known: KnownData | None = None,
                          log=print, plausibility=None) -> tuple[list[dict], dict]:
         log(f"scoring {len(objects)} candidates (liabilities, likelihood, distances)")
-        cols = self.model_columns(run, known or self.known_data(run), plausibility) if plausibility is not None else None
+        cols = self.model_columns(run, (lambda: known) if known is not None else (lambda: self.known_data(run)),
+                                  plausibility) if plausibility is not None else None
         rows = score_proteins(objects, ids, wild_type=generate.reference_sequence(run), model_scores=cols)
         return rows, {"batch_diversity_mean_edit_distance": batch_diversity(objects)}
 
@@ -296,12 +297,12 @@ class SequenceDomain(Domain):
         s -= w["distance"] * (d / 10 if math.isfinite(d) else 0.0)
         return s
 
-    def model_columns(self, run, known: KnownData, plausibility, max_reference: int = 5000) -> Callable:
+    def model_columns(self, run, known: Callable[[], KnownData], plausibility, max_reference: int = 5000) -> Callable:
         """ELBO and its percentile among (up to ``max_reference``) training sequences, Hamming distance to the
         nearest training sequence (aligned), plausibility, prediction."""
         space = SequenceSpace(run)
         names = list(run.config.data.properties)
-        train_tokens = torch.as_tensor(encode_sequences(known.items))
+        train_tokens = torch.as_tensor(encode_sequences(known().items))
         rng = np.random.default_rng(0)
         sub = train_tokens[rng.choice(len(train_tokens), min(max_reference, len(train_tokens)), replace=False)]
         train_elbo = generate.elbo(run, sub).cpu().numpy()

@@ -1,0 +1,169 @@
+"""Starting structures for competing phases: binary compounds in their usual prototypes.
+
+Pure functions; nothing is downloaded. A compound ``A_m X_n`` is built from a cation A with a
+common oxidation state and an anion X (O, N, F, S, ...), in every prototype this module knows for
+that stoichiometry. Cells start from Shannon radii (cation-anion distance ``d``) and are then
+relaxed with CHGNet (``references``), so only a sensible first guess is needed here.
+
+Prototypes (``PROTOTYPES``: stoichiometry -> names), with their conventional cells:
+
+========  ===========================================================================
+AX        rocksalt, CsCl, zincblende, wurtzite, NiAs
+AX2       fluorite, rutile, CdI2
+A2X       antifluorite, Cu2O (cuprite)
+A2X3      corundum, La2O3 (A-type sesquioxide), bixbyite (40 atoms: the last tier)
+AX3       ReO3
+A3X       anti-ReO3 (Cu3N)
+A3X2      anti-La2O3 (Mg3N2-like layered)
+========  ===========================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import lru_cache
+from pathlib import Path
+
+from pymatgen.core import Element, Lattice, Species, Structure
+
+# stoichiometry (cations, anions) -> prototypes, cheapest and most common first
+PROTOTYPES: dict[tuple[int, int], tuple[str, ...]] = {
+    (1, 1): ("rocksalt", "CsCl", "zincblende", "wurtzite", "NiAs"),
+    (1, 2): ("fluorite", "rutile", "CdI2"),
+    (2, 1): ("antifluorite", "Cu2O"),
+    (2, 3): ("corundum", "La2O3", "bixbyite"),
+    (1, 3): ("ReO3",),
+    (3, 1): ("anti-ReO3",),
+    (3, 2): ("anti-La2O3",),
+}
+LARGE = {"bixbyite"}  # 40 atoms in the primitive cell: built last
+ANIONS_B = {"O": -2, "N": -3, "F": -1, "S": -2}  # the perov_5 anions (priority b)
+ANIONS_C = {"Cl": -1, "Br": -1, "I": -1, "H": -1, "Se": -2, "Te": -2, "P": -3, "C": -4}  # priority c
+MIN_SHARE = 0.10  # an oxidation state counts as common with >= 10 % of the element's ICSD-24 occurrences
+
+
+@lru_cache(maxsize=1)
+def _icsd24_counts() -> dict[str, dict[int, int]]:
+    import smact
+
+    path = Path(smact.__file__).parent / "data" / "oxidation_states_icsd24_counts.json"
+    out: dict[str, dict[int, int]] = {}
+    for row in json.loads(path.read_text()):
+        if row["results_count"] > 0:
+            out.setdefault(row["element"], {})[int(row["oxidation_state"])] = int(row["results_count"])
+    return out
+
+
+def common_oxidation_states(symbol: str, min_share: float = MIN_SHARE) -> list[int]:
+    """Positive oxidation states of ``symbol`` with at least ``min_share`` of its ICSD-24 occurrences (smact)."""
+    counts = {q: c for q, c in _icsd24_counts().get(symbol, {}).items() if q > 0}
+    total = sum(counts.values())
+    return sorted(q for q, c in counts.items() if total and c / total >= min_share)
+
+
+def stoichiometry(cation_charge: int, anion_charge: int) -> tuple[int, int]:
+    """Reduced ``(cations, anions)`` of a neutral binary, e.g. (3, -2) -> (2, 3)."""
+    a, x = abs(anion_charge), cation_charge
+    g = math.gcd(a, x)
+    return a // g, x // g
+
+
+def _radius(symbol: str, charge: int) -> float:
+    try:
+        r = Species(symbol, charge).ionic_radius
+        if r:
+            return float(r)
+    except Exception:
+        pass
+    el = Element(symbol)
+    return float(el.atomic_radius or 1.5)
+
+
+def bond_length(cation: str, q: int, anion: str, p: int) -> float:
+    """Cation-anion distance guess (Å): the sum of Shannon radii, kept within 1.6-3.6 Å."""
+    return min(max(_radius(cation, q) + _radius(anion, p), 1.6), 3.6)
+
+
+def _build(name: str, a_el: str, x_el: str, d: float) -> Structure:
+    """Conventional cell of prototype ``name`` with A = ``a_el``, X = ``x_el`` and A-X distance ``d``."""
+    A, X = a_el, x_el
+    if name == "rocksalt":
+        return Structure.from_spacegroup("Fm-3m", Lattice.cubic(2 * d), [A, X], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    if name == "CsCl":
+        return Structure(Lattice.cubic(2 * d / math.sqrt(3)), [A, X], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    if name == "zincblende":
+        return Structure.from_spacegroup("F-43m", Lattice.cubic(4 * d / math.sqrt(3)), [A, X],
+                                         [[0, 0, 0], [0.25, 0.25, 0.25]])
+    if name == "wurtzite":
+        a = d * math.sqrt(8 / 3)
+        return Structure.from_spacegroup("P6_3mc", Lattice.hexagonal(a, a * math.sqrt(8 / 3)), [A, X],
+                                         [[1 / 3, 2 / 3, 0], [1 / 3, 2 / 3, 0.375]])
+    if name == "NiAs":
+        a = d * math.sqrt(2)
+        return Structure.from_spacegroup("P6_3/mmc", Lattice.hexagonal(a, 1.39 * a), [A, X],
+                                         [[0, 0, 0], [1 / 3, 2 / 3, 0.25]])
+    if name in ("fluorite", "antifluorite"):
+        cat, an = (A, X) if name == "fluorite" else (X, A)
+        return Structure.from_spacegroup("Fm-3m", Lattice.cubic(4 * d / math.sqrt(3)), [cat, an],
+                                         [[0, 0, 0], [0.25, 0.25, 0.25]])
+    if name == "rutile":
+        return Structure.from_spacegroup("P4_2/mnm", Lattice.tetragonal(2.35 * d, 1.52 * d), [A, X],
+                                         [[0, 0, 0], [0.305, 0.305, 0]])
+    if name == "CdI2":
+        return Structure.from_spacegroup("P-3m1", Lattice.hexagonal(1.42 * d, 2.29 * d), [A, X],
+                                         [[0, 0, 0], [1 / 3, 2 / 3, 0.25]])
+    if name == "Cu2O":  # cuprite: X on a bcc lattice, A tetrahedrally between (linear X-A-X)
+        a = 4 * d / math.sqrt(3)
+        return Structure(Lattice.cubic(a), [X, X, A, A, A, A],
+                         [[0, 0, 0], [0.5, 0.5, 0.5], [0.25, 0.25, 0.25], [0.75, 0.75, 0.25],
+                          [0.75, 0.25, 0.75], [0.25, 0.75, 0.75]])
+    if name == "corundum":
+        return Structure.from_spacegroup("R-3c", Lattice.hexagonal(2.49 * d, 6.8 * d), [A, X],
+                                         [[0, 0, 0.352], [0.306, 0, 0.25]])
+    if name in ("La2O3", "anti-La2O3"):
+        cat, an = (A, X) if name == "La2O3" else (X, A)
+        return Structure.from_spacegroup("P-3m1", Lattice.hexagonal(1.61 * d, 2.5 * d), [cat, an, an],
+                                         [[1 / 3, 2 / 3, 0.245], [0, 0, 0], [1 / 3, 2 / 3, 0.645]])
+    if name == "bixbyite":
+        return Structure.from_spacegroup("Ia-3", Lattice.cubic(4.7 * d), [A, A, X],
+                                         [[0.25, 0.25, 0.25], [-0.0327, 0, 0.25], [0.385, 0.145, 0.380]])
+    if name in ("ReO3", "anti-ReO3"):
+        cat, an = (A, X) if name == "ReO3" else (X, A)
+        return Structure(Lattice.cubic(2 * d), [cat, an, an, an],
+                         [[0, 0, 0], [0.5, 0, 0], [0, 0.5, 0], [0, 0, 0.5]])
+    raise ValueError(f"unknown prototype {name!r}; known: {sorted({p for v in PROTOTYPES.values() for p in v})}")
+
+
+def prototype_structure(name: str, cation: str, q: int, anion: str, p: int) -> Structure:
+    """Primitive cell of binary ``name`` for cation ``cation`` (charge ``q``) and anion ``anion`` (charge ``p < 0``).
+
+    The stoichiometry is checked against the prototype: rocksalt NaCl yes, rocksalt "CaF" no.
+    """
+    want = stoichiometry(q, p)
+    if name not in PROTOTYPES.get(want, ()):
+        raise ValueError(f"prototype {name!r} does not have the {want[0]}:{want[1]} stoichiometry of {cation}{anion}")
+    s = _build(name, cation, anion, bond_length(cation, q, anion, p))
+    return s.get_primitive_structure()
+
+
+def binary_tasks(cations: list[str], anions: dict[str, int], large: bool = False) -> list[dict]:
+    """Every (cation, oxidation state, anion, prototype) with a known prototype for its stoichiometry.
+
+    Returns dicts ``{"id", "formula", "prototype", "cation", "q", "anion", "p"}``; ``large``: only the
+    large prototypes (``LARGE``), else only the others. Ordered by anion, then cation, then prototype.
+    """
+    out = []
+    for anion, p in anions.items():
+        for cation in cations:
+            if cation == anion:
+                continue
+            for q in common_oxidation_states(cation):
+                m, n = stoichiometry(q, p)
+                for name in PROTOTYPES.get((m, n), ()):
+                    if (name in LARGE) != large:
+                        continue
+                    formula = f"{cation}{m if m > 1 else ''}{anion}{n if n > 1 else ''}"
+                    out.append({"id": f"{formula}:{name}", "formula": formula, "prototype": name,
+                                "cation": cation, "q": q, "anion": anion, "p": p})
+    return out

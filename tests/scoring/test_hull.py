@@ -1,0 +1,143 @@
+"""The stability call: competing phases, decomposition, coverage, one energy convention, the reference build."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import math
+
+import numpy as np
+import pytest
+from pymatgen.core import Composition
+
+from designer.scoring import competing_phases as cp
+from designer.scoring import energy_convention
+from designer.scoring.hull import STABLE, HullReference
+from designer.scoring.prototypes import PROTOTYPES, binary_tasks, bond_length, prototype_structure, stoichiometry
+
+ELEMENTS = {"Ba": -1.9, "V": -9.0, "O": -4.9}
+
+
+def _hull(compounds=(), convention="chgnet"):
+    return HullReference(ELEMENTS, list(compounds), convention=convention)
+
+
+def _energy(formula: str, formation: float, elements=ELEMENTS) -> float:
+    """Energy per atom of ``formula`` with the given formation energy (eV/atom)."""
+    c = Composition(formula)
+    return formation + sum(elements[el.symbol] * n for el, n in c.items()) / c.num_atoms
+
+
+def test_competing_phases_lift_a_compound_off_the_hull_and_name_its_decomposition():
+    bavo3 = _energy("BaVO3", -2.9)
+    alone = _hull().evaluate("BaVO3", bavo3)
+    assert alone["e_above_hull"] == pytest.approx(-2.9)  # only the elements: far "below" the hull
+    phases = [("BaO", _energy("BaO", -2.8), "BaO (rocksalt)"), ("VO2", _energy("VO2", -3.1), "VO2 (rutile)"),
+              ("BaV", _energy("BaV", 0.1), "BaV (CsCl)")]
+    full = _hull(phases).evaluate("BaVO3", bavo3)
+    # BaVO3 = 1/2 BaO (2 atoms of 5) + ... : the mix BaO + VO2 has formation (2 * -2.8 + 3 * -3.1) / 5 = -2.98
+    assert full["e_above_hull"] == pytest.approx(-2.9 - (-2.98), abs=1e-6)
+    assert "BaO (rocksalt)" in full["decomposition"] and "VO2 (rutile)" in full["decomposition"]
+    assert full["hull_coverage"] == "complete" and full["stable"] is True  # 0.08 eV/atom above: metastable
+    worse = _hull(phases).evaluate("BaVO3", _energy("BaVO3", -2.7))
+    assert worse["e_above_hull"] == pytest.approx(0.28, abs=1e-6) and worse["stable"] is False
+    assert STABLE == pytest.approx(0.1)
+
+
+def test_a_system_missing_a_lower_order_subsystem_is_partial_and_never_called_stable():
+    only_oxides = [("BaO", _energy("BaO", -2.8), "BaO"), ("VO2", _energy("VO2", -3.1), "VO2")]
+    h = _hull(only_oxides)
+    assert h.coverage("BaVO3") == "partial"  # no Ba-V reference compound
+    res = h.evaluate("BaVO3", _energy("BaVO3", -3.5))
+    assert res["hull_coverage"] == "partial" and res["stable"] is None and res["e_above_hull"] < 0
+    assert h.coverage("VO2") == "complete"  # a binary's lower-order subsystems are its elements
+    assert h.coverage("BaTiO3") == "partial"  # Ti has no reference at all
+    assert math.isnan(h.evaluate("BaTiO3", -8.0)["e_above_hull"])
+
+
+def test_leaving_a_formula_out_scores_a_known_stable_compound_against_the_others_only():
+    phases = [("BaO", _energy("BaO", -2.8), "BaO"), ("VO2", _energy("VO2", -3.1), "VO2"),
+              ("BaV", _energy("BaV", 0.1), "BaV"), ("BaVO3", _energy("BaVO3", -3.1), "BaVO3 (perovskite)"),
+              ("Ba2V2O6", _energy("BaVO3", -3.0), "BaVO3 (a polymorph)")]
+    h = _hull(phases)
+    e = _energy("BaVO3", -3.1)
+    assert h.evaluate("BaVO3", e)["e_above_hull"] == pytest.approx(0.0, abs=1e-9)  # it is the hull
+    out = h.evaluate("BaVO3", e, exclude_formula="BaVO3")
+    assert out["e_above_hull"] == pytest.approx(-3.1 + 2.98, abs=1e-6)  # every polymorph left out
+    assert "perovskite" not in out["decomposition"] and "polymorph" not in out["decomposition"]
+
+
+def test_the_mp2020_convention_corrects_references_and_candidates_once():
+    corr = energy_convention.mp2020_correction_per_atom("BaO")
+    assert corr < 0  # the oxide correction
+    assert energy_convention.mp2020_correction_per_atom("V2O5") < energy_convention.mp2020_correction_per_atom("BaO")
+    raw = _hull([("BaO", _energy("BaO", -2.8), "BaO")])
+    fixed = _hull([("BaO", _energy("BaO", -2.8), "BaO")], convention="chgnet+mp2020")
+    e = _energy("BaO", -2.8)
+    assert raw.formation_energy("BaO", e) == pytest.approx(-2.8)
+    assert fixed.formation_energy("BaO", e) == pytest.approx(-2.8 + corr)  # once, not twice
+    assert fixed.evaluate("BaO", e)["e_above_hull"] == pytest.approx(0.0, abs=1e-9)  # same convention both sides
+    with pytest.raises(ValueError, match="unknown energy convention"):
+        energy_convention.apply("BaO", -5.0, "mp2021")
+
+
+@pytest.mark.parametrize("stoich,names", sorted(PROTOTYPES.items()))
+def test_every_prototype_has_its_stoichiometry_and_the_guessed_bond_length(stoich, names):
+    q_of = {(1, 1): (2, -2), (1, 2): (4, -2), (2, 1): (1, -2), (2, 3): (3, -2), (1, 3): (3, -1), (3, 1): (1, -3),
+            (3, 2): (2, -3)}
+    q, p = q_of[stoich]
+    assert stoichiometry(q, p) == stoich
+    cation, anion = ("Al" if q == 3 else "Mg" if q == 2 else "Ti" if q == 4 else "Li"), ("F" if p == -1 else "N" if p == -3 else "O")
+    d = bond_length(cation, q, anion, p)
+    for name in names:
+        s = prototype_structure(name, cation, q, anion, p)
+        amounts = s.composition.get_el_amt_dict()
+        ratio = amounts[cation] / amounts[anion]
+        assert ratio == pytest.approx(stoich[0] / stoich[1]), name
+        dist = s.distance_matrix + np.eye(len(s)) * 99
+        assert 0.85 * d < dist.min() < 1.15 * d, name  # no overlapping atoms, bonds near the guess
+    with pytest.raises(ValueError, match="stoichiometry"):
+        prototype_structure("rocksalt", "Al", 3, "O", -2)
+
+
+def test_binary_tasks_follow_smacts_common_oxidation_states():
+    ids = {t["id"] for t in binary_tasks(["V", "Ba"], {"O": -2})}
+    assert {"VO2:rutile", "V2O3:corundum", "BaO:rocksalt"} <= ids
+    assert not any(i.startswith("VO:") for i in ids)  # V2+ is not a common state
+    assert not any(t["prototype"] == "bixbyite" for t in binary_tasks(["V"], {"O": -2}))
+    assert {t["prototype"] for t in binary_tasks(["V"], {"O": -2}, large=True)} == {"bixbyite"}
+
+
+def _fake_relax(structure, steps=200, fmax=0.1, relax_cell=True):
+    e = -1.0 - 0.01 * len(structure)
+    return {"relaxed": structure, "relaxed_energy_per_atom": e, "initial_energy_per_atom": e + 0.1, "energy_drop": 0.1,
+            "residual_max_force": 0.01, "relax_steps": 3, "relax_converged": True, "relax_error": ""}
+
+
+def test_the_reference_build_resumes_and_freezes_with_its_hash(tmp_path, monkeypatch):
+    import designer.scoring.chgnet_energy as chg
+
+    monkeypatch.setattr(chg, "relax", _fake_relax)
+    tiny = [t for t in binary_tasks(["Mg", "Ba"], {"O": -2})]
+    monkeypatch.setattr(cp, "tasks", lambda tiers=cp.TIER_ORDER: iter(
+        [{"id": t["id"], "tier": "b", "source": "prototype", "formula": t["formula"], "prototype": t["prototype"],
+          "make": (lambda t=t: prototype_structure(t["prototype"], t["cation"], t["q"], t["anion"], t["p"]))}
+         for t in tiny]))
+    progress, frozen, meta = tmp_path / "progress.jsonl", tmp_path / "phases.csv.gz", tmp_path / "meta.json"
+    assert cp.build(progress, budget_minutes=0.0, frozen=frozen, log=lambda m: None) == 1  # budget spent after one
+    assert cp.build(progress, frozen=frozen, log=lambda m: None) == len(tiny) - 1  # resumes, redoes nothing
+    assert cp.build(progress, frozen=frozen, log=lambda m: None) == 0
+    doc = cp.freeze(progress, frozen, meta)
+    assert doc["rows"] == len(tiny) and doc["relaxed_by_tier"] == {"b": len(tiny)}
+    assert doc["sha256"] == hashlib.sha256(frozen.read_bytes()).hexdigest() == json.loads(meta.read_text())["sha256"]
+    rows = cp.read_rows(frozen)
+    assert {r["id"] for r in rows} == {t["id"] for t in tiny}
+    s = cp.structure_from_compact(rows[0]["structure"])
+    assert s.composition.reduced_formula == rows[0]["reduced_formula"]
+    assert cp.freeze(progress, frozen, meta)["sha256"] == doc["sha256"]  # freezing again changes nothing
+    loaded = HullReference.from_files([], phases=frozen)
+    names = {e.name for e in loaded.entries}
+    assert {f"{r['reduced_formula']} ({r['prototype']})" for r in rows} <= names
+    assert f"sha256 {doc['sha256'][:12]}" in loaded.description
+    assert gzip.decompress(frozen.read_bytes()).decode().splitlines()[0].startswith("id,tier,source")
