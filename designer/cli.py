@@ -258,7 +258,7 @@ def _cell(v) -> str:
 @app.command()
 def benchmark(
     name: str = typer.Argument(..., help="benchmark: perov5, perov5-opt, gfp, ehrlich, scorecard, beta-sweep, score-files, "
-                               "holdout, diagnose-misses, diagnose-step"),
+                               "holdout, diagnose-misses, diagnose-step, stability"),
     run: Optional[str] = typer.Option(None, "--run", help="run folder / model file / shipped name (default: the shipped model)"),
     out: Optional[Path] = typer.Option(None, "--out", help="results JSON (default results/<name>.json; a .md goes beside it)"),
     samples: Optional[Path] = typer.Option(None, "--samples", help="perov5: judge these CIFs (a folder) instead of sampling a model; "
@@ -284,7 +284,8 @@ def benchmark(
     n_known: Optional[int] = typer.Option(None, "--n-known", min=0, help="perov5-opt: also give the GP the N training latents the head rates best (default 0)"),
     pool: Optional[int] = typer.Option(None, "--pool", min=1, help="perov5-opt: decodes screened by the head per start (default 40)"),
     relax_top: Optional[int] = typer.Option(None, "--relax-top", min=0, help="scorecard: relax the N best with CHGNet (default 20)"),
-    relax_steps: Optional[int] = typer.Option(None, "--relax-steps", min=1, help="scorecard: at most this many relaxation steps each (default 200)"),
+    relax_steps: Optional[int] = typer.Option(None, "--relax-steps", min=1, help="scorecard, stability: at most this many relaxation steps each (default 200)"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="stability: only the first N rows of each set (a quick check, never for results/)"),
     n_rows: Optional[int] = typer.Option(None, "--n-rows", min=1, help="diagnose-misses: the first N rows of the test split (default 1000)"),
     data: Optional[Path] = typer.Option(None, "--data", help="diagnose-misses: test crystals (default: the shipped perov_5 test.csv.gz)"),
     batch: Optional[int] = typer.Option(None, "--batch", min=1, help="diagnose-step: batch size (default 64)"),
@@ -304,7 +305,7 @@ def benchmark(
         pipeline=str(pipeline) if pipeline else None, betas=betas, minutes=minutes, threads=threads, epochs=epochs,
         n_starts=n_starts, decodes=decodes, tr_length=tr_length, n_known=n_known, pool=pool, relax_top=relax_top,
         relax_steps=relax_steps, n_rows=n_rows, data=data, batch=batch, steps=steps,
-        refine_grid=refine_grid).items() if v is not None}
+        refine_grid=refine_grid, limit=limit).items() if v is not None}
     if not jobs and "jobs" in benchmark_options(name):  # the default, and 0: every core
         given["jobs"] = os.cpu_count() or 1
     path = run_benchmark(name, console=console, **given)

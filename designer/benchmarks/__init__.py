@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "holdout": ("designer.benchmarks.holdout", "run"),
     "diagnose-misses": ("designer.benchmarks.diagnose", "run_misses"),
     "diagnose-step": ("designer.benchmarks.diagnose", "run_step"),
+    "stability": ("designer.benchmarks.stability", "run"),
 }
 
 NOT_OPTIONS = ("console",)  # parameters the caller supplies, not the user

@@ -4,9 +4,9 @@ PATH is a folder of CIFs (searched recursively) or a ``.zip`` of them; default: 
 release in ``$DESIGNER_SHARED/datasets/mattergen_cifs/cifs.zip`` (772 files; without the variable,
 ``../shared/...`` relative to the current working directory). No model is involved
 (``designer score`` without ``--run``): geometry, charge balance, space group, CHGNet single point,
-formation energy and energy above the hull of the shipped reference set (elements + perov_5
-training crystals, so for most of these chemical systems the hull is the elements alone: a lower
-bound on instability, said in the report). Reported: how many files parse, the pass rate of each
+formation energy and energy above the hull of the shipped reference set (elements, the frozen
+competing phases and the perov_5 training crystals; a structure on a partial hull is never called
+stable). Reported: how many files parse, the pass rate of each
 check, the reasons of the failures, and scoring throughput.
 """
 
@@ -96,7 +96,8 @@ def run(samples: Path | None = None, out: Path | None = None, console: Console |
         "geometry_ok_rate": float(geo.mean()) if len(geo) else None,
         "charge_neutral_rate": float(charge.mean()) if len(charge) else None,
         "negative_formation_energy_rate": float(np.mean(ef[np.isfinite(ef)] < 0)) if np.isfinite(ef).any() else None,
-        "stable_rate": float(np.mean(np.isfinite(e) & (e <= 0.1))) if len(e) else None,
+        "stable_rate": float(np.mean([r.get("stable") is True for r in rows])) if rows else None,
+        "complete_hull_rate": float(np.mean([r.get("hull_coverage") == "complete" for r in rows])) if rows else None,
         "median_e_above_hull": float(np.nanmedian(e)) if np.isfinite(e).any() else None,
         "median_atoms": float(np.median([r["num_atoms"] for r in rows])) if rows else None,
         "structures_per_s": len(good) / score_s if score_s > 0 else None, "parse_s": round(parse_s, 2),
@@ -116,8 +117,8 @@ def _markdown(r: dict) -> str:
              f"{fmt(r['charge_neutral_rate'], 3)} | {fmt(r['negative_formation_energy_rate'], 3)} | "
              f"{fmt(r['stable_rate'], 3)} | {fmt(r['median_e_above_hull'], 3)} eV/atom | "
              f"{fmt(r['structures_per_s'], 2)} |", "",
-             f"Hull: {r['hull']}. **Caveat:** {r['hull_caveat']}; for chemical systems outside perov_5 the "
-             "hull is the elements alone, so 'stable' here is an upper bound on stability.", ""]
+             f"Hull: {r['hull']}; complete for {fmt(r.get('complete_hull_rate'), 3)} of the structures (only those can be "
+             f"called stable). **Caveat:** {r['hull_caveat']}.", ""]
     if r["unreadable_reasons"]:
         lines += ["Unreadable files:", ""] + [f"- {k} ({v})" for k, v in r["unreadable_reasons"].items()] + [""]
     if r["geometry_failures"]:

@@ -2,7 +2,8 @@
 
 For ``n_samples`` perov_5 prior samples of the shipped model and for the output of ``make design``
 (``outputs/perov5_design``; run first if missing): stable = CHGNet energy above the hull <= 0.1
-eV/atom (single point for all; the relaxed energy for the relaxed subset is reported beside it),
+eV/atom on a complete hull (``hull``: a partial system is never called stable; single point for
+all, the relaxed energy for the relaxed subset reported beside it),
 unique and novel as in the crystal benchmark (formula-grouped StructureMatcher against the
 training crystals). Rates are fractions of all samples (a sample that fails geometry or charge
 balance counts as not S.U.N.). Throughput: single-point scoring structures/s (geometry, charge,
@@ -28,26 +29,27 @@ from designer.report.results import command_line, device_info, fmt, write_result
 from designer.resources import require_pipeline
 from designer.runs import load_run
 from designer.scoring.crystal_card import relax_rows, score_crystals
-from designer.scoring.hull import CAVEAT, HullReference, default_hull_files
-
-STABLE = 0.1
+from designer.scoring.hull import CAVEAT, STABLE, HullReference, default_hull_files
 
 
 def _rates(rows: list[dict]) -> dict:
     n = len(rows)
     ok = np.array([bool(r.get("geometry_ok")) and bool(r.get("charge_neutral")) for r in rows])
     e = np.array([r.get("e_above_hull", np.nan) for r in rows], dtype=float)
-    stable = ok & np.isfinite(e) & (e <= STABLE)
+    complete = np.array([r.get("hull_coverage") == "complete" for r in rows], dtype=bool)
+    below = ok & np.isfinite(e) & (e <= STABLE)
+    stable = below & complete  # a partial hull never calls a structure stable
     unique = ok & np.array([bool(r.get("unique", False)) for r in rows])
     novel = ok & np.array([bool(r.get("novel", False)) for r in rows])
     out = {"n": n, "valid_rate": float(ok.mean()), "stable_rate": float(stable.mean()),
+           "complete_hull_rate": float(complete.mean()), "below_threshold_any_coverage_rate": float(below.mean()),
            "unique_rate": float(unique.mean()), "novel_rate": float(novel.mean()),
            "sun_rate": float((stable & unique & novel).mean()),
            "median_e_above_hull": float(np.nanmedian(e)) if np.isfinite(e).any() else None}
     er = np.array([r.get("e_above_hull_relaxed", np.nan) for r in rows], dtype=float)
     relaxed = np.isfinite(er)
     if relaxed.any():
-        out["relaxed"] = {"n": int(relaxed.sum()), "stable_rate": float((er[relaxed] <= STABLE).mean()),
+        out["relaxed"] = {"n": int(relaxed.sum()), "stable_rate": float(((er <= STABLE) & complete)[relaxed].mean()),
                           "median_energy_drop": float(np.nanmedian([r.get("energy_drop", np.nan) for r in rows])),
                           "converged_rate": float(np.mean([bool(r.get("relax_converged")) for r in rows if np.isfinite(
                               r.get("e_above_hull_relaxed", np.nan))]))}

@@ -141,3 +141,40 @@ def test_the_reference_build_resumes_and_freezes_with_its_hash(tmp_path, monkeyp
     assert {f"{r['reduced_formula']} ({r['prototype']})" for r in rows} <= names
     assert f"sha256 {doc['sha256'][:12]}" in loaded.description
     assert gzip.decompress(frozen.read_bytes()).decode().splitlines()[0].startswith("id,tier,source")
+
+
+def test_stability_benchmark_controls_and_groups_are_built_as_specified():
+    from pymatgen.core import Lattice, Structure
+
+    from designer.benchmarks.stability import _anion_family, _antisite, _called_stable, _group, convention_check
+
+    s = Structure(Lattice.cubic(4.0), ["Ba", "V", "O", "O", "O"],
+                  [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+    swapped = _antisite(s)
+    assert swapped.composition == s.composition  # same atoms, an anion and a cation site exchanged
+    assert str(swapped[0].specie) == "O" and sum(str(x.specie) == "Ba" for x in swapped) == 1
+    assert [str(x.specie) for x in s] == ["Ba", "V", "O", "O", "O"]  # the original is untouched
+    assert _anion_family(s) == "O"
+    mixed = s.copy()
+    mixed.replace(2, "N")
+    assert _anion_family(mixed) == "mixed"
+    g = _group([(0.05, 0.02), (0.5, 0.05), (math.nan, 0.03)])
+    assert g == {"mae": pytest.approx((0.03 + 0.45) / 2), "frac_within_0_1": 0.5, "n": 2, "n_unscored": 1}
+    called = _called_stable([{"e_above_hull": 0.05, "hull_coverage": "complete"},
+                             {"e_above_hull": 0.3, "hull_coverage": "complete"},
+                             {"e_above_hull": -1.0, "hull_coverage": "partial"},
+                             {"e_above_hull": math.nan, "hull_coverage": "partial"}])
+    assert called["frac_called_stable"] == pytest.approx(2 / 3) and called["frac_called_stable_complete_hull"] == 0.5
+    assert called["n"] == 3 and called["n_unscored"] == 1
+
+    class Rec:  # one training row: MP's formation energy is -2.8 eV/atom
+        id, properties = "mp-1", {"formation_energy_per_atom": -2.8}
+
+        @staticmethod
+        def to_structure():
+            return Structure(Lattice.cubic(4.2), ["Ba", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+
+    res = convention_check(_hull(), [Rec], {"mp-1": _energy("BaO", -2.8)})
+    assert res["chgnet"]["formation_energy_mae"] == pytest.approx(0.0, abs=1e-9) and res["better"] == "chgnet"
+    corr = energy_convention.mp2020_correction_per_atom("BaO")
+    assert res["chgnet+mp2020"]["formation_energy_mae"] == pytest.approx(abs(corr))

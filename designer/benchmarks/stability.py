@@ -1,0 +1,259 @@
+"""``designer benchmark stability``: is the stability call right on DFT data it never saw?
+
+The hull is the shipped one (``hull.HullReference.from_files``: CHGNet-relaxed elemental references
+and the frozen competing-phase set, whose SHA-256 is recorded). No DFT label (MP e_above_hull, MP
+formation energy, heat_ref) builds or fits anything; they are only compared with.
+
+* **convention** (mp_20_subset/train, never val): formation-energy MAE against MP with CHGNet's own
+  energies and with MP2020 corrections added; ``energy_convention.CONVENTION`` is the better one.
+* **metastable** known compounds: val rows with MP e_above_hull >= 0.01, relaxed with CHGNet. A
+  metastable compound is not on the hull, so ours is comparable with MP's: mean |ours - MP|,
+  fraction within 0.1 eV/atom and n, for binaries and for ternaries or more.
+* **stable** known compounds: val rows with MP e_above_hull < 0.01, scored with their formula (all
+  polymorphs) left out of the hull; fraction called stable (e_above_hull <= 0.1).
+* **controls**, single points without relaxation: every val compound compressed to 80 % volume; every
+  val compound with one anion and one cation site swapped; the perov_5 test crystals with
+  heat_ref >= 1.0. Fraction called stable each.
+* **perov5**: Spearman(formation energy, heat_ref) and Spearman(e_above_hull, heat_ref) on the perov_5
+  test split per anion family (O, N, F, S, mixed); heat_ref has a water-based oxygen reference, so
+  families are compared within. The hull here adds the perov_5 training crystals, as a design run does.
+* **formation_energy**: MAE against MP on val.
+* **speed**: ``designer score one.cif --run perov5`` in a fresh process, and structures per second
+  for single point + hull on the first 1,000 perov_5 test crystals.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from scipy.stats import spearmanr
+
+from designer.report.results import command_line, device_info, fmt, write_results
+from designer.resources import dataset_path
+from designer.scoring import energy_convention
+from designer.scoring.competing_phases import META_FILE, PHASES_FILE, frozen_hash, read_rows
+from designer.scoring.hull import CAVEAT, STABLE, HullReference, default_hull_files
+
+MP_PROPS = ["formation_energy_per_atom", "e_above_hull"]
+ANION_FAMILIES = ("O", "N", "F", "S")
+
+
+def _records(name: str, split: str, props: list[str]):
+    from designer.data.crystal_dataset import load_records
+
+    return load_records(dataset_path(name, f"{split}.csv.gz"), props)
+
+
+def _group(values: list[tuple[float, float]]) -> dict:
+    """``mae``, ``frac_within_0_1`` and ``n`` of (ours, MP) pairs (NaN ours counted in ``n_unscored``)."""
+    pairs = [(a, b) for a, b in values if math.isfinite(a)]
+    err = np.abs(np.array([a - b for a, b in pairs])) if pairs else np.array([])
+    return {"mae": float(err.mean()) if len(err) else None,
+            "frac_within_0_1": float((err <= 0.1).mean()) if len(err) else None,
+            "n": len(pairs), "n_unscored": len(values) - len(pairs)}
+
+
+def _called_stable(evals: list[dict]) -> dict:
+    e = np.array([v["e_above_hull"] for v in evals], dtype=float)
+    ok = np.isfinite(e)
+    complete = np.array([v["hull_coverage"] == "complete" for v in evals])
+    return {"frac_called_stable": float((e[ok] <= STABLE).mean()) if ok.any() else None,
+            "frac_called_stable_complete_hull": float((e[ok & complete] <= STABLE).mean()) if (ok & complete).any() else None,
+            "frac_complete_hull": float(complete.mean()) if len(evals) else None,
+            "n": int(ok.sum()), "n_unscored": int((~ok).sum())}
+
+
+def convention_check(hull: HullReference, train, energies: dict[str, float]) -> dict:
+    """Formation-energy MAE against MP on mp_20_subset/train under each convention (``energies``: id -> CHGNet
+    energy per atom of that training crystal)."""
+    out = {}
+    for conv in energy_convention.CONVENTIONS:
+        h = HullReference(hull.elements, [], convention=conv)  # the same elemental references
+        errs = []
+        for rec in train:
+            e = energies.get(rec.id, math.nan)
+            comp = rec.to_structure().composition
+            ef = h.formation_energy(comp, e) if math.isfinite(e) else math.nan
+            if math.isfinite(ef):
+                errs.append(abs(ef - rec.properties["formation_energy_per_atom"]))
+        out[conv] = {"formation_energy_mae": float(np.mean(errs)) if errs else None, "n": len(errs)}
+    maes = {k: v["formation_energy_mae"] for k, v in out.items() if v["formation_energy_mae"] is not None}
+    out["better"] = min(maes, key=maes.get) if maes else None
+    out["used"] = energy_convention.CONVENTION
+    return out
+
+
+def _antisite(structure):
+    """A copy with the first site of the most electronegative element swapped with the first site of the least."""
+    els = sorted(structure.composition.elements, key=lambda e: e.X if e.X == e.X else 0.0)
+    if len(els) < 2:
+        return None
+    s = structure.copy()
+    i = next(k for k, site in enumerate(s) if site.specie == els[-1])
+    j = next(k for k, site in enumerate(s) if site.specie == els[0])
+    a, b = s[i].specie, s[j].specie
+    s.replace(i, b)
+    s.replace(j, a)
+    return s
+
+
+def _anion_family(structure) -> str:
+    present = [a for a in ANION_FAMILIES if a in {el.symbol for el in structure.composition.elements}]
+    return present[0] if len(present) == 1 else "mixed"
+
+
+def _score_one_cif_seconds(cif_text: str) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "one.cif").write_text(cif_text)
+        t = time.time()
+        subprocess.run([sys.executable, "-m", "designer.cli", "score", "one.cif", "--run", "perov5", "--out", "out"],
+                       cwd=tmp, check=True, capture_output=True)
+        return time.time() - t
+
+
+def run(out: Path | None = None, relax_steps: int = 200, limit: int = 0, console: Console | None = None) -> Path:
+    """``limit`` > 0 uses only the first ``limit`` rows of each set (a quick check; never for results/)."""
+    from designer.scoring.chgnet_energy import relax, single_point
+
+    console = console or Console(stderr=True)
+    out = Path(out or "results/stability.json")
+    t0 = time.time()
+    cut = (lambda xs: xs[:limit]) if limit else (lambda xs: xs)
+    hull = HullReference.from_files([])
+    console.print(f"hull: {hull.description}")
+    res: dict = {"benchmark": "stability", "command": command_line(), "device": device_info(),
+                 "hull": hull.description, "hull_caveat": CAVEAT, "stable_threshold_ev_per_atom": STABLE,
+                 "competing_phases_sha256": frozen_hash(PHASES_FILE),
+                 "competing_phases": json.loads(META_FILE.read_text()) if META_FILE.exists() else None,
+                 "convention_used": energy_convention.CONVENTION, "limit": limit}
+
+    # convention, on train only: the relaxed energies of the frozen set's MP-20 rows, else single points
+    train = cut(_records("mp_20_subset", "train", MP_PROPS))
+    relaxed_train = {r["id"]: float(r["energy_per_atom"]) for r in read_rows(PHASES_FILE)
+                     if r["tier"] == "d" and r["energy_per_atom"] not in ("", None)}
+    missing = [rec for rec in train if rec.id not in relaxed_train]
+    console.print(f"convention check on {len(train)} mp_20_subset/train rows ({len(missing)} by single point)")
+    sp = single_point([rec.to_structure() for rec in missing]) if missing else []
+    energies = {**relaxed_train, **{rec.id: p["energy_per_atom"] for rec, p in zip(missing, sp)}}
+    res["convention"] = convention_check(hull, train, energies)
+    res["convention"]["source"] = f"{len(train) - len(missing)} relaxed (frozen set, tier d), {len(missing)} single point"
+
+    # val: relax every row once
+    val = cut(_records("mp_20_subset", "val", MP_PROPS))
+    console.print(f"relaxing {len(val)} mp_20_subset/val rows with CHGNet")
+    t = time.time()
+    relaxed = []
+    for rec in val:
+        s = rec.to_structure()
+        r = relax(s, steps=relax_steps, fmax=0.05)
+        relaxed.append((rec, s, r["relaxed_energy_per_atom"]))
+    res["val_relax_s_per_structure"] = (time.time() - t) / max(len(val), 1)
+    meta_bin, meta_tern, stable_evals, ef_pairs, rows = [], [], [], [], []
+    for rec, s, e in relaxed:
+        comp = s.composition
+        mp_hull = rec.properties["e_above_hull"]
+        ev = hull.evaluate(comp, e, exclude_formula=comp.reduced_formula if mp_hull < 0.01 else "")
+        ef_pairs.append((ev["formation_energy"], rec.properties["formation_energy_per_atom"]))
+        rows.append({"id": rec.id, "formula": comp.reduced_formula, "mp_e_above_hull": mp_hull, **ev})
+        if mp_hull >= 0.01:
+            (meta_bin if len(comp.elements) == 2 else meta_tern if len(comp.elements) >= 3 else []).append(
+                (ev["e_above_hull"], mp_hull))
+        else:
+            stable_evals.append(ev)
+    res["metastable"] = {"binary": _group(meta_bin), "ternary_plus": _group(meta_tern)}
+    res["stable"] = _called_stable(stable_evals)
+    res["formation_energy"] = {"mae_vs_mp": _group(ef_pairs)["mae"], "n": _group(ef_pairs)["n"]}
+
+    # controls: single points, no relaxation
+    console.print("controls: compressed, antisite, perov_5 heat_ref >= 1 (single points)")
+    compressed = []
+    for rec, s, _ in relaxed:
+        c = s.copy()
+        c.scale_lattice(0.8 * s.volume)
+        compressed.append(c)
+    swapped = [a for a in (_antisite(s) for _, s, _ in relaxed) if a is not None]
+    perov = _records("perov_5", "test", ["heat_ref"])
+    perov_structs = [r.to_structure() for r in perov]
+    perov_hull = HullReference.from_files(default_hull_files([]))  # + the perov_5 training crystals
+    t = time.time()
+    first = cut(perov_structs)[:1000] if not limit else cut(perov_structs)
+    sp_first = single_point(first)
+    _ = [perov_hull.evaluate(s.composition, p["energy_per_atom"]) for s, p in zip(first, sp_first)]
+    res["speed"] = {"perov5_structures_per_s": len(first) / (time.time() - t), "perov5_n": len(first)}
+    rest = single_point(cut(perov_structs)[len(first):]) if not limit else []
+    perov_sp = sp_first + rest
+    perov_eval = [perov_hull.evaluate(s.composition, p["energy_per_atom"]) for s, p in zip(perov_structs, perov_sp)]
+    heat = np.array([r.properties["heat_ref"] for r in perov[:len(perov_eval)]])
+    controls = {}
+    for name, structs in (("compressed", compressed), ("antisite", swapped)):
+        sp_c = single_point(structs)
+        controls[name] = _called_stable([hull.evaluate(s.composition, p["energy_per_atom"]) for s, p in zip(structs, sp_c)])
+    controls["perov_heat_ref_ge_1"] = _called_stable([v for v, h in zip(perov_eval, heat) if h >= 1.0])
+    res["controls"] = controls
+
+    fam = np.array([_anion_family(s) for s in perov_structs[:len(perov_eval)]])
+    ef = np.array([v["formation_energy"] for v in perov_eval], dtype=float)
+    eh = np.array([v["e_above_hull"] for v in perov_eval], dtype=float)
+    by_f, by_h, n_f = {}, {}, {}
+    for f in (*ANION_FAMILIES, "mixed"):
+        m = (fam == f) & np.isfinite(ef) & np.isfinite(eh)
+        n_f[f] = int(m.sum())
+        by_f[f] = float(spearmanr(ef[m], heat[m]).statistic) if m.sum() > 2 else None
+        by_h[f] = float(spearmanr(eh[m], heat[m]).statistic) if m.sum() > 2 else None
+    ok = np.isfinite(ef)
+    res["perov5"] = {"spearman_formation_by_anion": by_f, "spearman_e_above_hull_by_anion": by_h, "n_by_anion": n_f,
+                     "spearman_formation_overall": float(spearmanr(ef[ok], heat[ok]).statistic) if ok.sum() > 2 else None,
+                     "hull": perov_hull.description}
+    if not limit:
+        res["speed"]["score_one_cif_seconds"] = _score_one_cif_seconds(perov[0].to_structure().to(fmt="cif"))
+    res["minutes"] = round((time.time() - t0) / 60, 2)
+    res["val_rows"] = rows
+    write_results(out, res, _markdown(res))
+    return out
+
+
+def _markdown(r: dict) -> str:
+    m, c, conv = r["metastable"], r["controls"], r["convention"]
+    lines = ["# Stability against DFT (designer benchmark stability)", "", f"Command: `{r['command']}`  ",
+             f"{r['device']['cpu']} ({r['device']['cpu_cores']} cores); {r['minutes']} min.", "",
+             f"Hull: {r['hull']}. Stable: CHGNet energy above hull ≤ {r['stable_threshold_ev_per_atom']} eV/atom. "
+             "No DFT label builds or fits anything.", "",
+             "## Energy convention (mp_20_subset/train)", "",
+             "| convention | formation-energy MAE vs MP (eV/atom) | n |", "|---|---|---|"]
+    for k in energy_convention.CONVENTIONS:
+        lines.append(f"| {k} | {fmt(conv[k]['formation_energy_mae'], 4)} | {conv[k]['n']} |")
+    lines += ["", f"Better on train: **{conv['better']}**; used: **{conv['used']}** ({conv['source']}).", "",
+              "## Known compounds (mp_20_subset/val, relaxed with CHGNet)", "",
+              "| group | mean abs(ours − MP) (eV/atom) | within ±0.1 | n |", "|---|---|---|---|"]
+    for k, g in (("metastable binaries", m["binary"]), ("metastable ternaries and beyond", m["ternary_plus"])):
+        lines.append(f"| {k} | {fmt(g['mae'], 3)} | {fmt(g['frac_within_0_1'], 3)} | {g['n']} |")
+    s = r["stable"]
+    lines += ["", f"Stable known compounds (own formula left out of the hull): called stable {fmt(s['frac_called_stable'], 3)} "
+              f"(n {s['n']}; complete hull {fmt(s['frac_complete_hull'], 3)} of them).  ",
+              f"Formation energy MAE vs MP on val: {fmt(r['formation_energy']['mae_vs_mp'], 4)} eV/atom "
+              f"(n {r['formation_energy']['n']}).", "",
+              "## Unstable controls (single points)", "", "| control | called stable | on a complete hull | n |",
+              "|---|---|---|---|"]
+    for k, g in c.items():
+        lines.append(f"| {k} | {fmt(g['frac_called_stable'], 3)} | {fmt(g['frac_called_stable_complete_hull'], 3)} | {g['n']} |")
+    p = r["perov5"]
+    lines += ["", "## perov_5 test: ranking against heat_ref, per anion family", "",
+              "| family | n | Spearman(E_f, heat_ref) | Spearman(E above hull, heat_ref) |", "|---|---|---|---|"]
+    for f, n in p["n_by_anion"].items():
+        lines.append(f"| {f} | {n} | {fmt(p['spearman_formation_by_anion'][f], 3)} | "
+                     f"{fmt(p['spearman_e_above_hull_by_anion'][f], 3)} |")
+    sp = r["speed"]
+    lines += ["", f"perov_5 hull: {p['hull']}.", "", "## Speed", "",
+              f"- single point + hull, first {sp['perov5_n']} perov_5 test crystals: {fmt(sp['perov5_structures_per_s'], 1)} structures/s",
+              f"- `designer score one.cif --run perov5` in a fresh process: {fmt(sp.get('score_one_cif_seconds'), 1)} s",
+              f"- CHGNet relaxation of a val crystal: {fmt(r['val_relax_s_per_structure'], 2)} s", "",
+              f"**Coverage.** {r['hull_caveat']}.", ""]
+    return "\n".join(lines)
