@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from sklearn.mixture import GaussianMixture
 from torch import Tensor
 
 GMM_COMPONENTS = (1, 2, 4, 8, 16, 32)
@@ -89,6 +88,8 @@ def percentile_of(scores: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 
 def _fit_gmm(x: np.ndarray, k: int, seed: int):
+    from sklearn.mixture import GaussianMixture  # only when fitting (loading a fitted density needs none)
+
     gm = GaussianMixture(k, covariance_type="full", reg_covar=1e-4, random_state=seed, max_iter=200, n_init=1)
     gm.fit(x)
     return Plausibility("gmm", gm.means_, gm.weights_, gm.covariances_)
