@@ -8,6 +8,8 @@ Tiers, built in this order (``python -m designer.scoring.references build``):
   prototypes of ``prototypes.PROTOTYPES`` (except the large ones);
 * **d** the known phases of MP-20's first 847 training rows (``datasets/mp_20_subset/train``),
   which bring ternaries; only their structures are used, never MP's energies;
+* **i** one CsCl-type AB cell for every pair of cations that share a crystal of the perov_5 training
+  files (the A-B subsystems of its ternaries; a real intermetallic of another type can be missed);
 * **c** chlorides, bromides, iodides, hydrides, selenides, tellurides, phosphides and carbides;
 * **b+** the large prototypes (bixbyite) of the tier-b anions.
 
@@ -35,7 +37,7 @@ PHASES_FILE = data_file("competing_phases.csv.gz")
 META_FILE = data_file("competing_phases.meta.json")
 COLUMNS = ["id", "tier", "source", "formula", "reduced_formula", "prototype", "num_atoms", "energy_per_atom",
            "initial_energy_per_atom", "residual_max_force", "relax_steps", "spacegroup", "structure"]
-TIER_ORDER = ("a", "b", "d", "c", "b+")
+TIER_ORDER = ("a", "b", "d", "i", "c", "b+")
 RELAX_STEPS, FMAX = 200, 0.05
 
 
@@ -53,6 +55,24 @@ def vocabulary() -> list[str]:
             for rec in load_records(dataset_path(name, f), []):
                 symbols |= {Element.from_Z(int(z)).symbol for z in rec.atomic_numbers}
     return sorted(symbols, key=lambda s: Element(s).Z)
+
+
+def perov_cation_pairs() -> list[tuple[str, str]]:
+    """Sorted pairs of non-anion elements that share a crystal of perov_5's training files (dev_train, val)."""
+    import itertools
+
+    from pymatgen.core import Element
+
+    from designer.data.crystal_dataset import load_records
+    from designer.resources import dataset_path
+    from designer.scoring.prototypes import ANIONS_B
+
+    pairs = set()
+    for f in ("dev_train.csv.gz", "val.csv.gz"):
+        for rec in load_records(dataset_path("perov_5", f), []):
+            els = {Element.from_Z(int(z)).symbol for z in rec.atomic_numbers} - set(ANIONS_B)
+            pairs |= set(itertools.combinations(sorted(els, key=lambda s: Element(s).Z), 2))
+    return sorted(pairs, key=lambda p: (Element(p[0]).Z, Element(p[1]).Z))
 
 
 def compact_structure(structure) -> str:
@@ -105,6 +125,10 @@ def tasks(tiers: tuple[str, ...] = TIER_ORDER) -> Iterator[dict]:
                 s = rec.to_structure()
                 yield {"id": rec.id, "tier": "d", "source": "mp_20_subset/train", "formula": s.composition.formula.replace(" ", ""),
                        "prototype": "", "make": (lambda s=s: s)}
+        elif tier == "i":
+            for a, b in perov_cation_pairs():
+                yield {"id": f"{a}{b}:CsCl", "tier": "i", "source": "prototype", "formula": f"{a}{b}", "prototype": "CsCl",
+                       "make": (lambda a=a, b=b: P.intermetallic_structure(a, b))}
         else:
             raise ValueError(f"unknown tier {tier!r}; known: {TIER_ORDER}")
 

@@ -147,6 +147,16 @@ def prototype_structure(name: str, cation: str, q: int, anion: str, p: int) -> S
     return s.get_primitive_structure()
 
 
+def intermetallic_structure(a_el: str, b_el: str) -> Structure:
+    """A CsCl-type AB cell (2 atoms) with the A-B distance the sum of the metallic (else atomic) radii."""
+    def r(sym: str) -> float:
+        el = Element(sym)
+        return float(el.metallic_radius or el.atomic_radius or 1.5)
+
+    d = r(a_el) + r(b_el)
+    return Structure(Lattice.cubic(2 * d / math.sqrt(3)), [a_el, b_el], [[0, 0, 0], [0.5, 0.5, 0.5]])
+
+
 def binary_tasks(cations: list[str], anions: dict[str, int], large: bool = False) -> list[dict]:
     """Every (cation, oxidation state, anion, prototype) with a known prototype for its stoichiometry.
 

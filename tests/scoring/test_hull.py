@@ -109,6 +109,18 @@ def test_binary_tasks_follow_smacts_common_oxidation_states():
     assert {t["prototype"] for t in binary_tasks(["V"], {"O": -2}, large=True)} == {"bixbyite"}
 
 
+def test_intermetallic_subsystems_of_perovskites_get_a_cscl_cell():
+    from designer.scoring.competing_phases import perov_cation_pairs
+    from designer.scoring.prototypes import intermetallic_structure
+
+    pairs = perov_cation_pairs()
+    assert ("Ba", "V") in pairs and all(a != b and "O" not in (a, b) for a, b in pairs)
+    s = intermetallic_structure("Ba", "V")
+    assert len(s) == 2 and s.composition.reduced_formula == "BaV"
+    assert s.get_space_group_info()[1] == 221  # CsCl
+    assert 2.0 < s.distance_matrix[0, 1] < 4.5
+
+
 def _fake_relax(structure, steps=200, fmax=0.1, relax_cell=True):
     e = -1.0 - 0.01 * len(structure)
     return {"relaxed": structure, "relaxed_energy_per_atom": e, "initial_energy_per_atom": e + 0.1, "energy_drop": 0.1,
