@@ -258,7 +258,7 @@ def _cell(v) -> str:
 @app.command()
 def benchmark(
     name: str = typer.Argument(..., help="benchmark: perov5, perov5-opt, gfp, ehrlich, scorecard, beta-sweep, score-files, "
-                               "holdout, diagnose-misses, diagnose-step, stability"),
+                               "holdout, diagnose-misses, diagnose-step, stability, evaluators"),
     run: Optional[str] = typer.Option(None, "--run", help="run folder / model file / shipped name (default: the shipped model)"),
     out: Optional[Path] = typer.Option(None, "--out", help="results JSON (default results/<name>.json; a .md goes beside it)"),
     samples: Optional[Path] = typer.Option(None, "--samples", help="perov5: judge these CIFs (a folder) instead of sampling a model; "

@@ -32,6 +32,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "diagnose-misses": ("designer.benchmarks.diagnose", "run_misses"),
     "diagnose-step": ("designer.benchmarks.diagnose", "run_step"),
     "stability": ("designer.benchmarks.stability", "run"),
+    "evaluators": ("designer.benchmarks.evaluators", "run"),
 }
 
 NOT_OPTIONS = ("console",)  # parameters the caller supplies, not the user
