@@ -116,6 +116,8 @@ class TrainConfig(_Strict):
     weight_decay: float = Field(0.0, ge=0)
     patience: int = Field(40, ge=1, description="early stopping on the holdout loss")
     max_minutes: Optional[float] = Field(None, gt=0, description="wall-clock budget; training stops cleanly when spent")
+    stage: Literal["all", "refiner"] = Field("all", description="refiner: train only the crystal decoder's refinement "
+                                             "stage on a model given with --init-from, everything else frozen")
     accelerator: str = "auto"
     devices: int = Field(1, ge=1)
     threads: Optional[int] = Field(None, ge=1)

@@ -82,7 +82,22 @@ class LitBetaVAE(L.LightningModule):
             return loss.capacity.anneal_epochs
         return loss.schedule.warmup_epochs if loss.schedule.kind == "linear" else 0.0
 
+    def _refiner_loss(self, batch, sample: bool) -> dict:
+        """``train.stage: refiner``: the refinement stage's denoising loss on latents of the frozen encoder."""
+        with torch.no_grad():
+            mu, logvar = self.model.encode(batch)
+            z = self.model.reparameterize(mu, logvar) if sample else mu
+        terms = self.model.plugin.refinement_loss(z, batch)
+        out = {k: v.mean() for k, v in terms.items()}
+        out["loss"] = sum(out.values())
+        return out
+
     def training_step(self, batch, batch_idx):
+        if self.cfg.train.stage == "refiner":
+            out = self._refiner_loss(batch, sample=True)
+            bs = len(self.model.plugin.targets(batch))
+            self.log_dict({f"train/{k}": v.detach() for k, v in out.items()}, batch_size=bs, on_step=False, on_epoch=True)
+            return out["loss"]
         beta = self._beta()
         out = self.model.loss(batch, beta, self.cfg.loss.free_bits, sample=True,
                               property_weight=self.cfg.loss.property_weight, capacity=self._capacity())
@@ -125,6 +140,12 @@ class LitBetaVAE(L.LightningModule):
         self.active_history = list(checkpoint.get("active_history", []))
 
     def validation_step(self, batch, batch_idx):
+        if self.cfg.train.stage == "refiner":
+            out = self._refiner_loss(batch, sample=False)
+            bs = len(self.model.plugin.targets(batch))
+            self.log("val/selection", out.pop("loss"), batch_size=bs, prog_bar=True)
+            self.log_dict({f"val/{k}": v for k, v in out.items()}, batch_size=bs)
+            return
         # at the final beta (or C_max), without free bits or sampling, the objective is the selection score
         out = self.model.loss(batch, self.cfg.loss.beta, 0.0, sample=False,
                               property_weight=self.cfg.loss.property_weight, capacity=self._capacity(final=True))
@@ -144,6 +165,6 @@ class LitBetaVAE(L.LightningModule):
 
     def configure_optimizers(self):
         t = self.cfg.train
-        opt = torch.optim.AdamW(self.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+        opt = torch.optim.AdamW([p for p in self.parameters() if p.requires_grad], lr=t.lr, weight_decay=t.weight_decay)
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=max(3, t.patience // 4), min_lr=1e-5)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val/selection"}}

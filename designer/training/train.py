@@ -36,7 +36,18 @@ def _inherit_architecture(cfg: PipelineConfig, init) -> PipelineConfig:
             f"--init-from {init.path}: it predicts {init.config.data.properties}, this pipeline {cfg.data.properties}; "
             "use the same data.properties to fine-tune"
         )
-    return cfg.model_copy(update={"data": data, "model": init.config.model})
+    model = init.config.model
+    if cfg.train.stage == "refiner":  # a new refinement stage: its settings come from this pipeline
+        model = model.model_copy(update={k: v for k, v in cfg.model.model_dump().items() if k.startswith("refine")})
+    return cfg.model_copy(update={"data": data, "model": model})
+
+
+def _freeze_all_but_refiner(model) -> None:
+    """``train.stage: refiner``: only the crystal decoder's refinement stage keeps its gradients."""
+    if getattr(model.plugin, "refiner", None) is None:
+        raise DesignerError("train.stage: refiner needs a crystal model with model.refine: true")
+    for name, p in model.named_parameters():
+        p.requires_grad_(name.startswith("plugin.refiner."))
 
 
 @torch.no_grad()
@@ -67,16 +78,26 @@ def train(cfg: PipelineConfig, run_dir: Path, init_from: str | None = None, resu
     set_threads(cfg)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     init = load_run(init_from) if init_from else None
+    if cfg.train.stage == "refiner" and init is None:
+        raise DesignerError("train.stage: refiner trains the refinement stage of an existing model: give --init-from RUN")
     if init is not None:
         cfg = _inherit_architecture(cfg, init)
     data = load_training_data(cfg, init)
     train_data, holdout = data.train, data.holdout
 
     model = build_model(cfg, data.plugin_args)  # this pipeline's loss settings ...
-    if init is not None:
-        model.load_state_dict(init.model.state_dict())  # ... on the inherited architecture and weights
+    if init is not None:  # ... on the inherited architecture and weights
+        if cfg.train.stage == "refiner":  # a model without a refiner gets a fresh one; nothing else may be missing
+            missing, unexpected = model.load_state_dict(init.model.state_dict(), strict=False)
+            bad = [k for k in missing if not k.startswith("plugin.refiner.")] + list(unexpected)
+            if bad:
+                raise DesignerError(f"--init-from {init.path}: weights do not fit this model ({bad[0]})")
+        else:
+            model.load_state_dict(init.model.state_dict())
     else:
         fit_data_scales(model, data)
+    if cfg.train.stage == "refiner":
+        _freeze_all_but_refiner(model)
     model.train()
 
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -302,3 +302,33 @@ def test_the_denoising_loss_reaches_the_encoder_only_when_asked(tiny_run, detach
     refiner_grad = sum(float(p.grad.abs().sum()) for p in plugin.refiner.parameters() if p.grad is not None)
     assert refiner_grad > 0
     assert (encoder_grad == 0) == detach
+
+
+def test_a_refiner_trained_on_a_frozen_one_shot_model_leaves_everything_else_unchanged(tiny_run, tiny_pipeline, tmp_path):
+    """``train.stage: refiner`` (with --init-from) adds and trains a refinement stage; the VAE stays as it was."""
+    import warnings
+
+    from designer.config import apply_overrides, load_pipeline, validate
+    from designer.runs import load_run
+    from designer.training.train import train
+
+    payload = torch.load(tiny_run / "model.pt", weights_only=False)
+    payload["state_dict"] = {k: v for k, v in payload["state_dict"].items() if not k.startswith("plugin.refiner.")}
+    payload["config"]["model"]["refine"] = False
+    torch.save(payload, tmp_path / "one_shot.pt")
+    old = load_run(tmp_path / "one_shot.pt")
+    assert old.model.plugin.refiner is None
+    cfg, _ = load_pipeline(tiny_pipeline)
+    cfg = validate(apply_overrides(cfg.model_dump(mode="json"), ["train.stage=refiner", "train.epochs=2",
+                                                                 "model.refine_steps=3"]), "test")
+    with pytest.raises(Exception, match="--init-from"):
+        train(cfg, tmp_path / "no_init", progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        train(cfg, tmp_path / "refined", init_from=str(tmp_path / "one_shot.pt"), progress=False)
+    new = load_run(tmp_path / "refined")
+    assert new.model.plugin.refiner is not None and new.config.model.refine_steps == 3
+    old_state, new_state = old.model.state_dict(), new.model.state_dict()
+    for k, v in old_state.items():
+        torch.testing.assert_close(new_state[k], v, msg=k)  # encoder, decoder, head: frozen
+    assert any(torch.count_nonzero(v) for k, v in new_state.items() if k.startswith("plugin.refiner.") and "out" in k)

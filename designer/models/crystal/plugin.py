@@ -114,12 +114,18 @@ class CrystalPlugin(nn.Module):
             self.lattice_scale, self.likelihood, self.type_weight, getattr(batch, "num_ops", None),
         )
         if self.refiner is not None:  # the second stage's denoising bound, on the known atoms (no assignment)
-            # evaluation draws its noise from a fixed seed, so holdout losses and distortions are reproducible
-            gen = None if self.training else torch.Generator(device=frac.device).manual_seed(0)
-            z = decoded["z"].detach() if self.refine_detach_z else decoded["z"]
-            terms.update(denoising_terms(self.refiner, z, types, mask, frac, batch.lattice,
-                                         self.refine_lattice_noise, generator=gen))
+            terms.update(self.refinement_loss(decoded["z"].detach() if self.refine_detach_z else decoded["z"], batch))
         return terms
+
+    def refinement_loss(self, z: Tensor, batch) -> dict[str, Tensor]:
+        """The refinement stage's denoising terms (each ``B``) for latents ``z`` (``B x d``) of ``batch``.
+
+        Evaluation (``not self.training``) draws its noise from a fixed seed, so holdout losses are reproducible.
+        """
+        types, mask = to_dense_batch(batch.atom_types, batch.batch)
+        frac, _ = to_dense_batch(batch.frac_coords, batch.batch)
+        gen = None if self.training else torch.Generator(device=frac.device).manual_seed(0)
+        return denoising_terms(self.refiner, z, types, mask, frac, batch.lattice, self.refine_lattice_noise, generator=gen)
 
     @staticmethod
     def slot_log_probs(decoded: dict[str, Tensor]) -> Tensor:
