@@ -58,7 +58,7 @@ def run(run: str | None = None, out: Path | None = None, n_samples: int = 10_000
     torch.manual_seed(seed)
     results: dict = {"benchmark": "gfp", "command": command_line(), "device": device_info(), "seed": seed,
                      "model": {"path": str(r.path), "name": cfg.name, "latent_dim": cfg.model.latent_dim,
-                               "beta": cfg.loss.beta, "training": r.meta},
+                               "beta": cfg.loss.beta, "training": {k: v for k, v in r.meta.items() if k != "plausibility"}},
                      "split": {}, "descriptions": DESCRIPTIONS}
 
     console.print("reading avGFP")

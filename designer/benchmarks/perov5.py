@@ -119,7 +119,7 @@ def run(run: str | None = None, out: Path | None = None, samples: Path | None = 
         cfg = r.config
         plugin = r.model.plugin
         results["model"] = {"path": str(r.path), "name": cfg.name, "latent_dim": cfg.model.latent_dim,
-                            "beta": cfg.loss.beta, "training": r.meta, "refinement_steps": plugin.refine_steps,
+                            "beta": cfg.loss.beta, "training": {k: v for k, v in r.meta.items() if k != "plausibility"}, "refinement_steps": plugin.refine_steps,
                             "refinement_start_sigma": plugin.refine_start_sigma,
                             "network_evaluations_per_structure": plugin.evaluations_per_structure}
         train_paths = [Path(p) for p in cfg.data.train]

@@ -98,8 +98,8 @@ class HullReference:
 
     def _build(self, chemsys: tuple[str, ...], exclude: str = "") -> PhaseDiagram:
         keep = set(chemsys)
-        entries = [e for s, e in zip(self._systems, self.entries)
-                   if s <= keep and not (exclude and e.composition.reduced_formula == exclude)]
+        entries = [e for s, e in zip(self._systems, self.entries)  # elements stay: they are the hull's corners
+                   if s <= keep and not (exclude and len(s) > 1 and e.composition.reduced_formula == exclude)]
         return PhaseDiagram(entries)
 
     def missing_elements(self, composition: Composition) -> list[str]:
@@ -130,7 +130,8 @@ class HullReference:
         """``formation_energy``, ``e_above_hull`` (negative: below the hull), ``decomposition`` (the phases the
         composition falls apart into, with fractions), ``hull_coverage`` and ``stable`` (None on a partial hull).
 
-        ``exclude_formula``: leave this reduced formula (all its polymorphs) out of the hull.
+        ``exclude_formula``: leave this reduced formula (all its polymorphs) out of the hull; an element's
+        reference states always stay.
         """
         comp = Composition(composition)
         out = {"formation_energy": math.nan, "e_above_hull": math.nan, "decomposition": "",

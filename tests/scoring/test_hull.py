@@ -66,6 +66,8 @@ def test_leaving_a_formula_out_scores_a_known_stable_compound_against_the_others
     out = h.evaluate("BaVO3", e, exclude_formula="BaVO3")
     assert out["e_above_hull"] == pytest.approx(-3.1 + 2.98, abs=1e-6)  # every polymorph left out
     assert "perovskite" not in out["decomposition"] and "polymorph" not in out["decomposition"]
+    element = h.evaluate("V", ELEMENTS["V"] + 0.05, exclude_formula="V")  # an element keeps its reference state
+    assert element["e_above_hull"] == pytest.approx(0.05)
 
 
 def test_the_mp2020_convention_corrects_references_and_candidates_once():
