@@ -101,7 +101,7 @@ def tasks(tiers: tuple[str, ...] = TIER_ORDER) -> Iterator[dict]:
     cations = [s for s in symbols if Element(s).is_metal or Element(s).is_metalloid or s in ("B", "C", "Si", "P", "H")]
     for tier in tiers:
         if tier == "a":  # vocabulary elements the shipped elemental references lack (e.g. the actinides)
-            from designer.scoring.references import SKIP, _candidates, load_elemental_references
+            from designer.scoring.elemental import SKIP, _candidates, load_elemental_references
 
             have = load_elemental_references()
             for sym in symbols:

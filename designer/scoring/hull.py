@@ -30,7 +30,7 @@ from pymatgen.core import Composition
 from designer.resources import dataset_path
 from designer.scoring import energy_convention
 from designer.scoring.competing_phases import PHASES_FILE, frozen_hash, read_rows
-from designer.scoring.references import load_elemental_references
+from designer.scoring.elemental import load_elemental_references
 
 STABLE = 0.1  # eV/atom above the hull still called stable (metastable but often synthesisable)
 CAVEAT = ("energy above hull is measured with CHGNet against its relaxed elemental references and a frozen set of "
