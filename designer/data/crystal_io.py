@@ -6,6 +6,7 @@ wrapped into [0, 1). Errors are one line naming the file and row.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import warnings
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pymatgen.core import Lattice, Structure
+from pymatgen.core import Composition, Element, Lattice, Structure
 from pymatgen.io.cif import CifParser
 
 from designer.errors import DataError
@@ -39,6 +40,17 @@ class CrystalRecord:
 
     def to_structure(self):
         return Structure(Lattice(self.lattice), [int(z) for z in self.atomic_numbers], self.frac_coords)
+
+    @property
+    def reduced_formula(self) -> str:
+        """pymatgen's reduced formula, without building a Structure."""
+        zs, ns = np.unique(np.asarray(self.atomic_numbers), return_counts=True)
+        return _formula_of_counts(tuple(zip(zs.tolist(), ns.tolist())))
+
+
+@functools.lru_cache(maxsize=65536)
+def _formula_of_counts(counts: tuple) -> str:
+    return Composition({Element.from_Z(z): n for z, n in counts}).reduced_formula
 
 
 def canonicalize(structure, where: str):

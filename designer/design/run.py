@@ -63,9 +63,9 @@ def design(cfg: PipelineConfig, run: str | None = None, out: Path | None = None,
     mean, _ = space.predict(known.mu)
     values = objective.values(mean)
     with_scales(objective, values)
-    log(f"fitting the plausibility density on {len(known.mu)} latents")
     plaus = shipped_plausibility(r, settings.seed)
     if plaus is None:
+        log(f"fitting the plausibility density on {len(known.mu)} latents")
         plaus = fit_plausibility(known.mu.cpu().numpy(), seed=settings.seed)
     box = latent_box(known.mu)
     rng = np.random.default_rng(settings.seed)

@@ -123,8 +123,11 @@ class HullReference:
         comp = Composition(composition)
         if self.missing_elements(comp) or not math.isfinite(energy_per_atom):
             return math.nan
-        e = energy_convention.apply(comp, energy_per_atom, self.convention)
-        return e - sum(self.elements[el.symbol] * amt for el, amt in comp.items()) / comp.num_atoms
+        return self._formation(comp, energy_convention.apply(comp, energy_per_atom, self.convention))
+
+    def _formation(self, comp: Composition, energy_per_atom: float) -> float:
+        """Formation energy of an energy already on the hull's convention."""
+        return energy_per_atom - sum(self.elements[el.symbol] * amt for el, amt in comp.items()) / comp.num_atoms
 
     def evaluate(self, composition: Composition | str, energy_per_atom: float, exclude_formula: str = "") -> dict:
         """``formation_energy``, ``e_above_hull`` (negative: below the hull), ``decomposition`` (the phases the
@@ -141,7 +144,7 @@ class HullReference:
         e = energy_convention.apply(comp, energy_per_atom, self.convention)
         if not math.isfinite(e):
             return out
-        out["formation_energy"] = self.formation_energy(comp, energy_per_atom)
+        out["formation_energy"] = self._formation(comp, e)
         pd = self._diagram(tuple(sorted(el.symbol for el in comp.elements)), exclude_formula)
         decomp, e_hull = pd.get_decomp_and_e_above_hull(PDEntry(comp, e * comp.num_atoms), allow_negative=True,
                                                         check_stable=False)

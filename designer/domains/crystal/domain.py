@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import math
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
-from pymatgen.core import Composition, Element, Lattice, Structure
+from pymatgen.core import Lattice, Structure
 from pymatgen.io.cif import CifWriter
 from torch_geometric.loader import DataLoader
 
@@ -388,19 +387,9 @@ def training_structures(run, formulas: set[str] | None = None) -> list:
     out = []
     for p in _training_paths(run, "novelty needs it"):
         for rec in load_records(p, []):
-            if formulas is None or _reduced_formula(rec.atomic_numbers) in formulas:
+            if formulas is None or rec.reduced_formula in formulas:
                 out.append(rec.to_structure())
     return out
-
-
-@functools.lru_cache(maxsize=65536)
-def _formula_of_counts(counts: tuple) -> str:
-    return Composition({Element.from_Z(z): n for z, n in counts}).reduced_formula
-
-
-def _reduced_formula(atomic_numbers) -> str:
-    zs, ns = np.unique(np.asarray(atomic_numbers), return_counts=True)
-    return _formula_of_counts(tuple(zip(zs.tolist(), ns.tolist())))
 
 
 DOMAIN = CrystalDomain()
