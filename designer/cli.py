@@ -225,6 +225,7 @@ def score(
     relax_top: int = typer.Option(0, "--relax-top", min=0, help="crystals: relax the first N readable structures with CHGNet"),
     relax_steps: int = typer.Option(200, "--relax-steps", min=1, help="crystals: at most this many relaxation steps each"),
     no_energy: bool = typer.Option(False, "--no-energy", help="crystals: skip CHGNet (geometry, charge balance, symmetry only)"),
+    second_opinion: bool = typer.Option(False, "--second-opinion", help="crystals: SevenNet-0 energy above hull beside CHGNet's (pip install 'designer[sevenn]')"),
 ):
     """Score any CIF/FASTA files for synthesis: every file gets a row, broken ones with their reason."""
     from rich.table import Table
@@ -232,6 +233,7 @@ def score(
     from designer.design.score_files import score_files
 
     res = score_files(files, out, run=run, relax_top=relax_top, relax_steps=relax_steps, energies=not no_energy,
+                      second_opinion=second_opinion,
                       log=lambda m: console.print(m, highlight=False))
     from designer.domains import get_domain
 

@@ -179,6 +179,7 @@ class ScoringConfig(_Strict):
     energies: bool = Field(True, description="crystals: CHGNet single points (energy, forces, hull)")
     relax_top: int = Field(24, ge=0, description="crystals: relax this many of the best-ranked candidates with CHGNet")
     relax_steps: int = Field(200, ge=1, description="crystals: at most this many relaxation steps each")
+    second_opinion: bool = Field(False, description="crystals: SevenNet-0 energy above hull beside CHGNet's (pip install 'designer[sevenn]')")
     weights: ScoringWeights = Field(default_factory=ScoringWeights)
     diversity: float = Field(0.3, ge=0, description="batch selection: readiness minus this x similarity to the closest picked")
     select: Optional[int] = Field(None, ge=1, description="mark this many candidates as the selected batch (default: all valid)")

@@ -40,7 +40,7 @@ from designer.report.results import command_line, device_info, fmt, write_result
 from designer.resources import dataset_path
 from designer.scoring import energy_convention
 from designer.scoring.competing_phases import META_FILE, PHASES_FILE, frozen_hash, read_rows
-from designer.scoring.hull import CAVEAT, STABLE, HullReference, default_hull_files
+from designer.scoring.hull import CAVEAT, STABLE, HullReference, compare_conventions, default_hull_files
 
 MP_PROPS = ["formation_energy_per_atom", "e_above_hull"]
 ANION_FAMILIES = ("O", "N", "F", "S")
@@ -74,19 +74,9 @@ def _called_stable(evals: list[dict]) -> dict:
 def convention_check(hull: HullReference, train, energies: dict[str, float]) -> dict:
     """Formation-energy MAE against MP on mp_20_subset/train under each convention (``energies``: id -> CHGNet
     energy per atom of that training crystal)."""
-    out = {}
-    for conv in energy_convention.CONVENTIONS:
-        h = HullReference(hull.elements, [], convention=conv)  # the same elemental references
-        errs = []
-        for rec in train:
-            e = energies.get(rec.id, math.nan)
-            comp = rec.to_structure().composition
-            ef = h.formation_energy(comp, e) if math.isfinite(e) else math.nan
-            if math.isfinite(ef):
-                errs.append(abs(ef - rec.properties["formation_energy_per_atom"]))
-        out[conv] = {"formation_energy_mae": float(np.mean(errs)) if errs else None, "n": len(errs)}
-    maes = {k: v["formation_energy_mae"] for k, v in out.items() if v["formation_energy_mae"] is not None}
-    out["better"] = min(maes, key=maes.get) if maes else None
+    rows = [(rec.to_structure().composition, energies.get(rec.id, math.nan), rec.properties["formation_energy_per_atom"])
+            for rec in train]
+    out = compare_conventions(hull.elements, rows)
     out["used"] = energy_convention.CONVENTION
     return out
 
@@ -119,8 +109,50 @@ def _score_one_cif_seconds(cif_text: str) -> float:
         return time.time() - t
 
 
-def run(out: Path | None = None, relax_steps: int = 200, limit: int = 0, console: Console | None = None) -> Path:
-    """``limit`` > 0 uses only the first ``limit`` rows of each set (a quick check; never for results/)."""
+def sevennet_second_opinion(relaxed: list, final: list, compressed: list, swapped: list, rows: list[dict],
+                            console: Console) -> dict:
+    """The val groups and controls judged again by SevenNet-0 (``second_opinion``): single points on the
+    CHGNet-relaxed val structures (the controls as given) against SevenNet-0's own hull; and how often
+    the two models make the same call. Adds ``e_above_hull_sevennet`` to ``rows``."""
+    from designer.scoring import second_opinion as so
+
+    if not so.available():
+        return {"skipped": "sevenn is not installed (pip install 'designer[sevenn]')"}
+    hull = so.load_hull()
+    console.print(f"second opinion: {hull.description}")
+    meta_bin, meta_tern, stable_evals, ef_pairs, same, gap = [], [], [], [], [], []
+    for (rec, s, _), st, e, row in zip(relaxed, final, so.single_point(final), rows):
+        comp = s.composition
+        mp_hull = rec.properties["e_above_hull"]
+        ev = hull.evaluate(comp, e, exclude_formula=comp.reduced_formula if mp_hull < 0.01 else "")
+        row["e_above_hull_sevennet"] = ev["e_above_hull"]
+        ef_pairs.append((ev["formation_energy"], rec.properties["formation_energy_per_atom"]))
+        if mp_hull >= 0.01:
+            (meta_bin if len(comp.elements) == 2 else meta_tern if len(comp.elements) >= 3 else []).append(
+                (ev["e_above_hull"], mp_hull))
+        else:
+            stable_evals.append(ev)
+        if math.isfinite(ev["e_above_hull"]) and math.isfinite(row["e_above_hull"]):
+            same.append((ev["e_above_hull"] <= STABLE) == (row["e_above_hull"] <= STABLE))
+            gap.append(abs(ev["e_above_hull"] - row["e_above_hull"]))
+    controls = {}
+    for name, structs in (("compressed", compressed), ("antisite", swapped)):
+        controls[name] = _called_stable([hull.evaluate(s.composition, e) for s, e in zip(structs, so.single_point(structs))])
+    doc = json.loads(so.META_FILE.read_text())
+    return {"model": doc.get("model"), "hull": hull.description, "convention": doc.get("convention"),
+            "geometry": "CHGNet-relaxed val structures; references on their CHGNet-relaxed structures",
+            "metastable": {"binary": _group(meta_bin), "ternary_plus": _group(meta_tern)},
+            "stable": _called_stable(stable_evals),
+            "formation_energy": {"mae_vs_mp": _group(ef_pairs)["mae"], "n": _group(ef_pairs)["n"]},
+            "controls": controls,
+            "agreement": {"frac_same_call": float(np.mean(same)) if same else None,
+                          "mean_abs_e_above_hull_difference": float(np.mean(gap)) if gap else None, "n": len(same)}}
+
+
+def run(out: Path | None = None, relax_steps: int = 200, limit: int = 0, second_opinion: bool = True,
+        console: Console | None = None) -> Path:
+    """``limit`` > 0 uses only the first ``limit`` rows of each set (a quick check; never for results/);
+    ``second_opinion``: judge the val groups again with SevenNet-0 where sevenn is installed."""
     from designer.scoring.chgnet_energy import relax, single_point
 
     console = console or Console(stderr=True)
@@ -150,11 +182,12 @@ def run(out: Path | None = None, relax_steps: int = 200, limit: int = 0, console
     val = cut(_records("mp_20_subset", "val", MP_PROPS))
     console.print(f"relaxing {len(val)} mp_20_subset/val rows with CHGNet")
     t = time.time()
-    relaxed = []
+    relaxed, final = [], []
     for rec in val:
         s = rec.to_structure()
         r = relax(s, steps=relax_steps, fmax=0.05)
         relaxed.append((rec, s, r["relaxed_energy_per_atom"]))
+        final.append(r["relaxed"] if r["relaxed"] is not None else s)
     res["val_relax_s_per_structure"] = (time.time() - t) / max(len(val), 1)
     meta_bin, meta_tern, stable_evals, ef_pairs, rows = [], [], [], [], []
     for rec, s, e in relaxed:
@@ -200,6 +233,8 @@ def run(out: Path | None = None, relax_steps: int = 200, limit: int = 0, console
         controls[name] = _called_stable([hull.evaluate(s.composition, p["energy_per_atom"]) for s, p in zip(structs, sp_c)])
     controls["perov_heat_ref_ge_1"] = _called_stable([v for v, h in zip(perov_eval, heat) if h >= 1.0])
     res["controls"] = controls
+    if second_opinion:
+        res["second_opinion"] = sevennet_second_opinion(relaxed, final, compressed, swapped, rows, console)
 
     fam = np.array([_anion_family(s) for s in perov_structs])
     ef = np.array([v["formation_energy"] for v in perov_eval], dtype=float)
@@ -258,4 +293,23 @@ def _markdown(r: dict) -> str:
               f"- `designer score one.cif --run perov5` in a fresh process: {fmt(sp.get('score_one_cif_seconds'), 1)} s",
               f"- CHGNet relaxation of a val crystal: {fmt(r['val_relax_s_per_structure'], 2)} s", "",
               f"**Coverage.** {r['hull_caveat']}.", ""]
+    so = r.get("second_opinion")
+    if so and "skipped" not in so:
+        m2, a = so["metastable"], so["agreement"]
+        lines += ["## Second opinion: SevenNet-0", "",
+                  f"{so['model']}; {so['hull']}. Geometry: {so['geometry']}. Convention on train: "
+                  + ", ".join(f"{k} {fmt(v['formation_energy_mae'], 4)}" for k, v in so["convention"].items()
+                              if isinstance(v, dict)) + f" (used: {so['convention']['used']}).", "",
+                  "| group | CHGNet | SevenNet-0 | n |", "|---|---|---|---|",
+                  f"| metastable binaries, mean abs(ours − MP) | {fmt(m['binary']['mae'], 3)} | {fmt(m2['binary']['mae'], 3)} | {m2['binary']['n']} |",
+                  f"| metastable ternaries+, mean abs(ours − MP) | {fmt(m['ternary_plus']['mae'], 3)} | {fmt(m2['ternary_plus']['mae'], 3)} | {m2['ternary_plus']['n']} |",
+                  f"| stable known, called stable | {fmt(r['stable']['frac_called_stable'], 3)} | {fmt(so['stable']['frac_called_stable'], 3)} | {so['stable']['n']} |",
+                  f"| formation energy MAE vs MP | {fmt(r['formation_energy']['mae_vs_mp'], 4)} | {fmt(so['formation_energy']['mae_vs_mp'], 4)} | {so['formation_energy']['n']} |"]
+        for k, g in so["controls"].items():
+            lines.append(f"| control {k}, called stable | {fmt(r['controls'][k]['frac_called_stable'], 3)} | "
+                         f"{fmt(g['frac_called_stable'], 3)} | {g['n']} |")
+        lines += ["", f"The two make the same call (stable or not) on {fmt(a['frac_same_call'], 3)} of {a['n']} val "
+                  f"compounds; mean abs difference in energy above hull {fmt(a['mean_abs_e_above_hull_difference'], 3)} eV/atom.", ""]
+    elif so:
+        lines += [f"Second opinion (SevenNet-0): {so['skipped']}.", ""]
     return "\n".join(lines)

@@ -68,7 +68,7 @@ def read_inputs(paths: list[Path]) -> tuple[str, list[tuple[str, object, str]]]:
 
 
 def score_files(paths: list[Path], out: Path, run: str | None = None, relax_top: int = 0, relax_steps: int = 200,
-                energies: bool = True, hull_files: list[Path] | None = None,
+                energies: bool = True, hull_files: list[Path] | None = None, second_opinion: bool = False,
                 log: Callable[[str], None] = print) -> ScoreResult:
     """Score every input and write ``out/scores.csv`` (and the domain's files beside it, e.g. symmetrised CIFs)."""
     name, items = read_inputs(paths)
@@ -87,7 +87,8 @@ def score_files(paths: list[Path], out: Path, run: str | None = None, relax_top:
         notes.append("no --run: model columns (plausibility, predicted properties, likelihood) are left out")
     objects, ids = [it[1] for _, it in good], [it[0] for _, it in good]
     scored, more = domain.score_items(r, objects, ids, model_columns=columns, relax_top=relax_top,
-                                      relax_steps=relax_steps, energies=energies, hull_files=hull_files, log=log)
+                                      relax_steps=relax_steps, energies=energies, hull_files=hull_files,
+                                      second_opinion=second_opinion, log=log)
     notes += more
     rows_by_index = {i: row for (i, _), row in zip(good, scored)}
     rows = []

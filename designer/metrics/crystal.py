@@ -7,7 +7,7 @@ metrics judge any generator. Each metric key carries a one-line description in `
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from pymatgen.core import Structure
@@ -83,6 +83,8 @@ DESCRIPTIONS: dict[str, str] = {
     "n_samples_dropped": "Samples without a structure fingerprint (failed decode or CrystalNN failure); "
     "they stay in the COV-P denominator.",
     "emd_density": "Wasserstein distance between the densities (g/cm^3) of valid samples and of the test set.",
+    "emd_property": "d_E: Wasserstein distance between a property evaluator's predictions on the valid samples "
+                    "and on the test set (CDVAE: its own evaluator on both sides, not labels).",
     "emd_num_elements": "Wasserstein distance between the numbers of distinct elements of valid samples and "
     "of the test set.",
     "n_property": "Number of valid samples (seeded random choice) used for the property distances.",
@@ -144,6 +146,8 @@ def generation_metrics(
     sample_fingerprints: tuple[np.ndarray, np.ndarray] | None = None,
     progress: ProgressFn | None = None,
     n_mattergen: int = 1000,
+    property_predictor: Callable[[list[Structure]], np.ndarray] | None = None,
+    test_predictions: np.ndarray | None = None,
 ) -> dict:
     """CDVAE's generation metrics plus MatterGen-style novelty and uniqueness.
 
@@ -163,6 +167,9 @@ def generation_metrics(
         test_fingerprints: optional cached ``fingerprints(test)`` = ``([R, 61], [R, 132])``.
         sample_fingerprints: optional cached ``fingerprints(samples)`` = ``([S, 61], [S, 132])``.
         progress: optional ``progress(done, total)`` for the sample fingerprints.
+        property_predictor: structures -> ``(k,)`` predicted property (CDVAE's evaluator): gives
+            ``emd_property`` (d_E) between its predictions on the drawn valid samples and on the test set.
+        test_predictions: optional cached ``property_predictor(test)`` = ``(R,)``.
 
     Returns:
         dict with the keys of ``DESCRIPTIONS`` under "generation" (``n_samples``, ``n_valid``,
@@ -197,6 +204,12 @@ def generation_metrics(
     chosen = rng.choice(valid_idx, size=k, replace=False) if k > 0 else np.array([], dtype=int)
     emd_density = emd_property([density(samples[i]) for i in chosen], [density(t) for t in test])
     emd_nel = emd_property([num_elements(samples[i]) for i in chosen], [num_elements(t) for t in test])
+    emd_prop = None
+    if property_predictor is not None:
+        if test_predictions is None:
+            test_predictions = property_predictor(test)
+        picked = [samples[i] for i in chosen]
+        emd_prop = emd_property(property_predictor(picked) if picked else [], test_predictions)
 
     nu = novelty_uniqueness([samples[i] for i in valid_idx], train, n_jobs=n_jobs)
     mg = mattergen_uniqueness_novelty([samples[i] for i in chosen[:n_mattergen]], train, n_jobs=n_jobs)
@@ -212,6 +225,7 @@ def generation_metrics(
     out.update(
         emd_density=emd_density,
         emd_num_elements=emd_nel,
+        **({"emd_property": emd_prop} if emd_prop is not None else {}),
         n_property=k,
         novel_rate=nu["novel_rate"],
         unique_rate=nu["unique_rate"],

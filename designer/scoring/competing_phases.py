@@ -8,8 +8,10 @@ Tiers, built in this order (``python -m designer.scoring.references build``):
   prototypes of ``prototypes.PROTOTYPES`` (except the large ones);
 * **d** the known phases of MP-20's first 847 training rows (``datasets/mp_20_subset/train``),
   which bring ternaries; only their structures are used, never MP's energies;
-* **i** one CsCl-type AB cell for every pair of cations that share a crystal of the perov_5 training
-  files (the A-B subsystems of its ternaries; a real intermetallic of another type can be missed);
+* **i** intermetallics: a CsCl-type AB cell for every pair of the vocabulary's metals and metalloids
+  (pairs that share a perov_5 or MP-20 training crystal first), then Cu3Au-type A3B and AB3 cells for
+  the pairs that share an MP-20 training crystal (a real intermetallic of another type, e.g. a Laves
+  phase, can be missed);
 * **c** chlorides, bromides, iodides, hydrides, selenides, tellurides, phosphides and carbides;
 * **b+** the large prototypes (bixbyite) of the tier-b anions.
 
@@ -57,22 +59,46 @@ def vocabulary() -> list[str]:
     return sorted(symbols, key=lambda s: Element(s).Z)
 
 
-def perov_cation_pairs() -> list[tuple[str, str]]:
-    """Sorted pairs of non-anion elements that share a crystal of perov_5's training files (dev_train, val)."""
+def intermetallic_elements(symbols: list[str]) -> list[str]:
+    """The vocabulary's metals and metalloids that are no tier-b/c anion (sorted by atomic number)."""
+    from pymatgen.core import Element
+
+    from designer.scoring.prototypes import ANIONS_B, ANIONS_C
+
+    return [s for s in symbols if s not in ANIONS_B and s not in ANIONS_C
+            and (Element(s).is_metal or Element(s).is_metalloid)]
+
+
+def _training_pairs(name: str, files: tuple[str, ...], metals: set[str]) -> set[tuple[str, str]]:
+    """Pairs of ``metals`` that share a crystal of the shipped training files of dataset ``name``."""
     import itertools
 
     from pymatgen.core import Element
 
     from designer.data.crystal_dataset import load_records
     from designer.resources import dataset_path
-    from designer.scoring.prototypes import ANIONS_B
 
     pairs = set()
-    for f in ("dev_train.csv.gz", "val.csv.gz"):
-        for rec in load_records(dataset_path("perov_5", f), []):
-            els = {Element.from_Z(int(z)).symbol for z in rec.atomic_numbers} - set(ANIONS_B)
+    for f in files:
+        for rec in load_records(dataset_path(name, f), []):
+            els = {Element.from_Z(int(z)).symbol for z in rec.atomic_numbers} & metals
             pairs |= set(itertools.combinations(sorted(els, key=lambda s: Element(s).Z), 2))
-    return sorted(pairs, key=lambda p: (Element(p[0]).Z, Element(p[1]).Z))
+    return pairs
+
+
+def intermetallic_pairs(symbols: list[str]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """``(all pairs, MP-20 training pairs)`` of intermetallic elements; the first list puts the pairs
+    that share a perov_5 (dev_train, val) or MP-20 training crystal first. Only training files are read."""
+    import itertools
+
+    from pymatgen.core import Element
+
+    metals = intermetallic_elements(symbols)
+    mp = _training_pairs("mp_20_subset", ("train.csv.gz",), set(metals))
+    seen = mp | _training_pairs("perov_5", ("dev_train.csv.gz", "val.csv.gz"), set(metals))
+    key = lambda p: (Element(p[0]).Z, Element(p[1]).Z)  # noqa: E731
+    every = sorted(itertools.combinations(metals, 2), key=lambda p: (p not in seen, *key(p)))
+    return every, sorted(mp, key=key)
 
 
 def compact_structure(structure) -> str:
@@ -126,9 +152,14 @@ def tasks(tiers: tuple[str, ...] = TIER_ORDER) -> Iterator[dict]:
                 yield {"id": rec.id, "tier": "d", "source": "mp_20_subset/train", "formula": s.composition.formula.replace(" ", ""),
                        "prototype": "", "make": (lambda s=s: s)}
         elif tier == "i":
-            for a, b in perov_cation_pairs():
+            every, mp_pairs = intermetallic_pairs(symbols)
+            for a, b in every:
                 yield {"id": f"{a}{b}:CsCl", "tier": "i", "source": "prototype", "formula": f"{a}{b}", "prototype": "CsCl",
-                       "make": (lambda a=a, b=b: P.intermetallic_structure(a, b))}
+                       "make": (lambda a=a, b=b: P.intermetallic_structure(a, b, "CsCl"))}
+            for a, b in mp_pairs:
+                for x, y in ((a, b), (b, a)):
+                    yield {"id": f"{x}3{y}:L12", "tier": "i", "source": "prototype", "formula": f"{x}3{y}",
+                           "prototype": "L12", "make": (lambda x=x, y=y: P.intermetallic_structure(x, y, "L12"))}
         else:
             raise ValueError(f"unknown tier {tier!r}; known: {TIER_ORDER}")
 

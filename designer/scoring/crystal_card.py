@@ -8,7 +8,9 @@ Columns (all plain values): identity (``formula``, ``num_atoms``, ``spacegroup``
 the top ``relax_top`` candidates a capped relaxation (``relaxed_energy_per_atom``, ``energy_drop``,
 ``residual_max_force``, ``relax_steps``, ``e_above_hull_relaxed``), ``novel`` against reference
 structures and ``unique`` within the batch, and with a run the model's ``plausibility_percentile``
-and ``pred_<property>`` ± ``pred_<property>_std``. ``reasons`` lists every failed check.
+and ``pred_<property>`` ± ``pred_<property>_std``; with a ``second_opinion`` (``second_opinion.SecondOpinion``)
+SevenNet-0's ``energy_per_atom_sevennet`` and ``e_above_hull_sevennet`` on the same (relaxed where
+relaxed) structure. ``reasons`` lists every failed check, and a stability call the two models disagree on.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 from designer.metrics import novelty_uniqueness
 from designer.scoring.chgnet_energy import relax, single_point
 from designer.scoring.crystal_checks import charge_balance, geometry
+from designer.scoring.hull import STABLE
 
 
 def spacegroup(structure: Structure, symprec: float = 0.1) -> tuple[str, int]:
@@ -36,7 +39,7 @@ def spacegroup(structure: Structure, symprec: float = 0.1) -> tuple[str, int]:
 def score_crystals(structures: list[Structure], ids: list[str], hull=None, reference_structures=None,
                    relax_top: int = 0, relax_steps: int = 200, energies: bool = True,
                    model_scores: Callable[[list[Structure]], list[dict]] | None = None,
-                   order_for_relax: list[int] | None = None, symprec: float = 0.1,
+                   order_for_relax: list[int] | None = None, symprec: float = 0.1, second_opinion=None,
                    log: Callable[[str], None] = lambda m: None) -> list[dict]:
     """Score ``structures``; returns one dict per structure, in input order.
 
@@ -47,6 +50,8 @@ def score_crystals(structures: list[Structure], ids: list[str], hull=None, refer
             CHGNet, at most ``relax_steps`` steps each.
         energies: run CHGNet single points at all.
         model_scores: structures -> per-structure dicts of model columns (plausibility, predictions).
+        second_opinion: an object whose ``score(structures)`` gives per-structure dicts (SevenNet-0's
+            ``e_above_hull_sevennet``), run on the relaxed structure where there is one.
     """
     rows = []
     for i, (s, sid) in enumerate(zip(structures, ids)):
@@ -66,6 +71,10 @@ def score_crystals(structures: list[Structure], ids: list[str], hull=None, refer
         if relax_top:
             order = [i for i in (order_for_relax if order_for_relax is not None else range(len(rows))) if i in set(ok)]
             relax_rows(structures, rows, order[:relax_top], hull, relax_steps, log)
+        if second_opinion is not None and hull is not None:
+            log(f"SevenNet-0 second opinion for {len(ok)} structures")
+            for i, extra in zip(ok, second_opinion.score([rows[i].get("_relaxed") or structures[i] for i in ok])):
+                rows[i].update(extra)
     valid = [i for i in ok if rows[i]["charge_neutral"]]
     if reference_structures is not None or len(valid) > 1:
         res = novelty_uniqueness([structures[i] for i in ok], list(reference_structures or []), return_flags=True)
@@ -84,10 +93,22 @@ def score_crystals(structures: list[Structure], ids: list[str], hull=None, refer
             reasons.append("matches a known structure")
         if row.get("hull_coverage") == "partial":
             reasons.append("hull partial (a lower-order subsystem has no reference phase): stability not judged")
+        if _disagree(row):
+            reasons.append("CHGNet and SevenNet-0 disagree on stability")
         row["reasons"] = "; ".join(r for r in reasons if r)
         for k in ("geometry_reason", "charge_reason"):
             row.pop(k, None)
     return rows
+
+
+def _disagree(row: dict) -> bool:
+    """Whether CHGNet (relaxed where relaxed) and SevenNet-0 fall on different sides of the stable line."""
+    ours = next((v for v in (row.get("e_above_hull_relaxed"), row.get("e_above_hull"))
+                 if v is not None and math.isfinite(v)), None)
+    other = row.get("e_above_hull_sevennet")
+    if ours is None or other is None or not math.isfinite(other):
+        return False
+    return (ours <= STABLE) != (other <= STABLE)
 
 
 def relax_rows(structures: list[Structure], rows: list[dict], indices: list[int], hull=None, steps: int = 200,

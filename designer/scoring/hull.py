@@ -12,7 +12,8 @@ All energies, references and candidates alike, pass once through ``energy_conven
 Each evaluation says which phases the candidate would fall apart into (``decomposition``) and
 whether the system is covered (``hull_coverage``): ``complete`` when every element has a
 reference and every lower-order subsystem of two or more elements holds at least one reference
-compound, ``partial`` otherwise. A partial hull never calls a candidate stable (``stable`` is None).
+compound (a binary system, whose lower-order subsystems are its elements, needs a reference
+compound of its own besides the one judged), ``partial`` otherwise. A partial hull never calls a candidate stable (``stable`` is None).
 """
 
 from __future__ import annotations
@@ -70,7 +71,10 @@ class HullReference:
             if len(sys_) == 1:
                 (el,) = sys_
                 self.elements[el] = min(self.elements.get(el, math.inf), e.energy_per_atom)
-        self.compound_systems = {s for s in self._systems if len(s) > 1}
+        self.compound_systems: dict[frozenset, set[str]] = {}  # system -> reduced formulas of its compounds
+        for sys_, e in zip(self._systems, self.entries):
+            if len(sys_) > 1:
+                self.compound_systems.setdefault(sys_, set()).add(e.composition.reduced_formula)
         self.description = description
         self._diagram = functools.lru_cache(maxsize=1024)(self._build)
 
@@ -105,9 +109,10 @@ class HullReference:
     def missing_elements(self, composition: Composition) -> list[str]:
         return [el.symbol for el in composition.elements if el.symbol not in self.elements]
 
-    def coverage(self, composition: Composition | str) -> str:
+    def coverage(self, composition: Composition | str, exclude_formula: str = "") -> str:
         """``complete`` when each element has a reference and every lower-order subsystem with two or
-        more elements holds a reference compound; else ``partial``."""
+        more elements holds a reference compound; a binary also needs a compound of its own system other
+        than ``exclude_formula`` (its lower-order subsystems are only its elements). Else ``partial``."""
         comp = Composition(composition)
         symbols = sorted(el.symbol for el in comp.elements)
         if self.missing_elements(comp):
@@ -116,6 +121,8 @@ class HullReference:
             for sub in itertools.combinations(symbols, k):
                 if frozenset(sub) not in self.compound_systems:
                     return "partial"
+        if len(symbols) == 2 and not self.compound_systems.get(frozenset(symbols), set()) - {exclude_formula}:
+            return "partial"
         return "complete"
 
     def formation_energy(self, composition: Composition | str, energy_per_atom: float) -> float:
@@ -138,7 +145,7 @@ class HullReference:
         """
         comp = Composition(composition)
         out = {"formation_energy": math.nan, "e_above_hull": math.nan, "decomposition": "",
-               "hull_coverage": self.coverage(comp), "stable": None}
+               "hull_coverage": self.coverage(comp, exclude_formula), "stable": None}
         if self.missing_elements(comp) or not math.isfinite(energy_per_atom):
             return out
         e = energy_convention.apply(comp, energy_per_atom, self.convention)
@@ -158,6 +165,29 @@ class HullReference:
     def e_above_hull(self, composition: Composition | str, energy_per_atom: float) -> float:
         """eV/atom above the hull of the composition's chemical system (negative: below it; NaN if unknown)."""
         return self.evaluate(composition, energy_per_atom)["e_above_hull"]
+
+
+def compare_conventions(elements: dict[str, float], rows: list[tuple]) -> dict:
+    """Formation-energy MAE against a reference under each ``energy_convention``.
+
+    Args:
+        elements: element -> model energy per atom of its reference state.
+        rows: ``(composition, model energy per atom, reference formation energy per atom)``.
+
+    Returns ``{convention: {"formation_energy_mae", "n"}, "better": the lower one}``.
+    """
+    out: dict = {}
+    for conv in energy_convention.CONVENTIONS:
+        h = HullReference(elements, [], convention=conv)  # the same elemental references
+        errs = []
+        for comp, e, ref in rows:
+            ef = h.formation_energy(comp, e) if math.isfinite(e) else math.nan
+            if math.isfinite(ef) and math.isfinite(ref):
+                errs.append(abs(ef - ref))
+        out[conv] = {"formation_energy_mae": sum(errs) / len(errs) if errs else None, "n": len(errs)}
+    maes = {k: v["formation_energy_mae"] for k, v in out.items() if v["formation_energy_mae"] is not None}
+    out["better"] = min(maes, key=maes.get) if maes else None
+    return out
 
 
 def default_hull_files(training_paths: list) -> list[Path]:

@@ -16,6 +16,8 @@ AX3       ReO3
 A3X       anti-ReO3 (Cu3N)
 A3X2      anti-La2O3 (Mg3N2-like layered)
 ========  ===========================================================================
+
+Intermetallics (``intermetallic_structure``): CsCl-type AB and Cu3Au-type (L1_2) A3B.
 """
 
 from __future__ import annotations
@@ -147,14 +149,27 @@ def prototype_structure(name: str, cation: str, q: int, anion: str, p: int) -> S
     return s.get_primitive_structure()
 
 
-def intermetallic_structure(a_el: str, b_el: str) -> Structure:
-    """A CsCl-type AB cell (2 atoms) with the A-B distance the sum of the metallic (else atomic) radii."""
-    def r(sym: str) -> float:
-        el = Element(sym)
-        return float(el.metallic_radius or el.atomic_radius or 1.5)
+INTERMETALLIC = ("CsCl", "L12")  # AB (2 atoms); A3B Cu3Au-type (4 atoms)
 
-    d = r(a_el) + r(b_el)
-    return Structure(Lattice.cubic(2 * d / math.sqrt(3)), [a_el, b_el], [[0, 0, 0], [0.5, 0.5, 0.5]])
+
+def _metal_radius(sym: str) -> float:
+    el = Element(sym)
+    return float(el.metallic_radius or el.atomic_radius or 1.5)
+
+
+def intermetallic_structure(a_el: str, b_el: str, prototype: str = "CsCl") -> Structure:
+    """An intermetallic cell with the A-B distance the sum of the metallic (else atomic) radii.
+
+    ``CsCl``: AB, A at the corner and B at the body centre (2 atoms). ``L12``: A3B of the Cu3Au
+    type, B at the corner and A on the face centres (4 atoms; A-B distance a/sqrt(2)).
+    """
+    d = _metal_radius(a_el) + _metal_radius(b_el)
+    if prototype == "CsCl":
+        return Structure(Lattice.cubic(2 * d / math.sqrt(3)), [a_el, b_el], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    if prototype == "L12":
+        return Structure(Lattice.cubic(d * math.sqrt(2)), [b_el, a_el, a_el, a_el],
+                         [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+    raise ValueError(f"unknown intermetallic prototype {prototype!r}; known: {INTERMETALLIC}")
 
 
 def binary_tasks(cations: list[str], anions: dict[str, int], large: bool = False) -> list[dict]:

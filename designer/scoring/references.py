@@ -13,7 +13,9 @@ No materials database is reachable, so the references are built here:
 
 ``python -m designer.scoring.references elements`` writes ``designer/data_files/elemental_references.json``;
 ``python -m designer.scoring.references train PIPELINE`` writes ``chgnet_energies.csv.gz`` beside the
-pipeline's first training file (for perov5: ``designer/datasets/perov_5/``).
+pipeline's first training file (for perov5: ``designer/datasets/perov_5/``); ``build`` / ``freeze``
+make the competing-phase set (``competing_phases``) and ``second-opinion`` its SevenNet-0 energies
+(``second_opinion``).
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def build_elemental_references(symbols: list[str], steps: int = 300, log=print) 
 
 
 USAGE = ("usage: python -m designer.scoring.references elements | train PIPELINE.yaml | "
-         "build [--tiers a,b,d,c,b+] [--minutes M] [--progress FILE] | freeze [--progress FILE]")
+         "build [--tiers a,b,d,i,c,b+] [--minutes M] [--progress FILE] | freeze [--progress FILE] | second-opinion")
 PROGRESS = Path("runs/references/progress.jsonl")
 
 
@@ -115,6 +117,12 @@ def _main(argv: list[str]) -> None:
         print(f"wrote {out} ({len(recs)} structures, {(time.time() - t) / 60:.1f} min)")
     elif argv[:1] in (["build"], ["freeze"]):
         _competing_phases(argv)
+    elif argv == ["second-opinion"]:
+        from designer.scoring import second_opinion
+
+        doc = second_opinion.build(log=lambda m: print(m, flush=True))
+        print(f"wrote {second_opinion.ENERGIES_FILE.name}: {doc['rows']} rows, {doc['cpu_seconds']} s, "
+              f"for competing phases {doc['competing_phases_sha256'][:12]}")
     else:
         raise SystemExit(USAGE)
 

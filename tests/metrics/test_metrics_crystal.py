@@ -191,6 +191,29 @@ def test_generation_metrics_counts_none_samples(perov):
     assert set(rec) <= set(DESCRIPTIONS)
 
 
+def test_d_e_compares_the_evaluators_predictions_on_both_sides_not_labels(perov):
+    structures, _ = perov
+    test = structures[:4]
+    cache = fingerprints(test)
+    calls = []
+
+    def judge(batch):  # a stand-in evaluator: volume per atom
+        calls.append(len(batch))
+        return np.array([s.volume / len(s) for s in batch])
+
+    samples = [structures[0], structures[1], None, structures[2]]
+    m = generation_metrics(samples, test, train=structures[4:8], dataset="perov_5", test_fingerprints=cache,
+                           property_predictor=judge)
+    want = emd_property(judge([structures[0], structures[1], structures[2]]), judge(test))
+    assert m["emd_property"] == pytest.approx(want) and m["emd_property"] > 0
+    assert calls[:2] == [4, 3]  # the test set, then the 3 valid samples (the failed decode is left out)
+    shifted = generation_metrics(samples, test, train=structures[4:8], dataset="perov_5", test_fingerprints=cache,
+                                 property_predictor=judge, test_predictions=judge(test) + 1.0)
+    assert shifted["emd_property"] != pytest.approx(m["emd_property"])  # cached test predictions are used as given
+    assert "emd_property" not in generation_metrics(samples, test, train=structures[4:8], dataset="perov_5",
+                                                    test_fingerprints=cache)
+
+
 def test_property_helpers(perov):
     structures, _ = perov
     vals = [density(s) for s in structures]

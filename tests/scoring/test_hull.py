@@ -51,7 +51,9 @@ def test_a_system_missing_a_lower_order_subsystem_is_partial_and_never_called_st
     assert h.coverage("BaVO3") == "partial"  # no Ba-V reference compound
     res = h.evaluate("BaVO3", _energy("BaVO3", -3.5))
     assert res["hull_coverage"] == "partial" and res["stable"] is None and res["e_above_hull"] < 0
-    assert h.coverage("VO2") == "complete"  # a binary's lower-order subsystems are its elements
+    assert h.coverage("VO2") == "complete"  # a binary with a reference compound of its own system
+    assert h.coverage("VO2", exclude_formula="VO2") == "partial"  # ... and without it: only the elements
+    assert h.coverage("BaV") == "partial" and h.evaluate("BaV", -5.0)["stable"] is None
     assert h.coverage("BaTiO3") == "partial"  # Ti has no reference at all
     assert math.isnan(h.evaluate("BaTiO3", -8.0)["e_above_hull"])
 
@@ -111,16 +113,29 @@ def test_binary_tasks_follow_smacts_common_oxidation_states():
     assert {t["prototype"] for t in binary_tasks(["V"], {"O": -2}, large=True)} == {"bixbyite"}
 
 
-def test_intermetallic_subsystems_of_perovskites_get_a_cscl_cell():
-    from designer.scoring.competing_phases import perov_cation_pairs
+def test_every_metal_pair_gets_a_cscl_cell_and_mp20_training_pairs_get_l12_cells():
+    from designer.scoring.competing_phases import intermetallic_pairs, vocabulary
     from designer.scoring.prototypes import intermetallic_structure
 
-    pairs = perov_cation_pairs()
-    assert ("V", "Ba") in pairs and ("Ti", "Sr") in pairs and all(a != b and "O" not in (a, b) for a, b in pairs)
+    every, mp_pairs = intermetallic_pairs(vocabulary())
+    assert len(every) == len(set(every)) and all(a != b for a, b in every)
+    assert not {"O", "N", "F", "S", "Cl", "H", "C", "P", "Se", "Te"} & {x for p in every for x in p}
+    assert ("V", "Ba") in every and ("Ca", "Pt") in every  # perov_5 pair; any metal pair
+    assert set(mp_pairs) <= set(every) and 0 < len(mp_pairs) < len(every)
+    first = every[: len(every) // 2]
+    assert ("V", "Ba") in first  # pairs seen in training crystals come first
     s = intermetallic_structure("Ba", "V")
     assert len(s) == 2 and s.composition.reduced_formula == "BaV"
     assert s.get_space_group_info()[1] == 221  # CsCl
     assert 2.0 < s.distance_matrix[0, 1] < 4.5
+    l12 = intermetallic_structure("Ca", "Pt", "L12")
+    assert l12.composition.reduced_formula == "Ca3Pt" and l12.get_space_group_info()[1] == 221  # Pm-3m
+    d = l12.distance_matrix + np.eye(4) * 99
+    assert 2.0 < d.min() < 4.5
+    ids = [t["id"] for t in cp.tasks(("i",))]
+    assert "CaPt:CsCl" in ids and len(ids) == len(set(ids)) == len(every) + 2 * len(mp_pairs)
+    with pytest.raises(ValueError, match="known"):
+        intermetallic_structure("Ca", "Pt", "Laves")
 
 
 def _fake_relax(structure, steps=200, fmax=0.1, relax_cell=True):

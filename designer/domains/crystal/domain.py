@@ -43,6 +43,19 @@ def structure_of(graph, atomic_numbers: torch.Tensor) -> Structure:
                      graph.frac_coords.cpu().numpy())
 
 
+
+def _second_opinion(wanted: bool):
+    """SevenNet-0 beside CHGNet (``second_opinion.SecondOpinion``) when ``wanted``; a one-line error when
+    sevenn or its reference energies are missing."""
+    if not wanted:
+        return None
+    from designer.scoring import second_opinion
+
+    try:
+        return second_opinion.SecondOpinion()
+    except RuntimeError as exc:
+        raise DataError(str(exc)) from None
+
 class CrystalDomain(Domain):
     """Periodic crystals: a CDVAE-style CSV, a CIF folder or one CIF in; CIFs out."""
 
@@ -226,7 +239,8 @@ class CrystalDomain(Domain):
         return items
 
     def score_items(self, run, objects: list, ids: list[str], *, model_columns=None, relax_top: int = 0,
-                    relax_steps: int = 200, energies: bool = True, hull_files=None, log=print):
+                    relax_steps: int = 200, energies: bool = True, hull_files=None, second_opinion: bool = False,
+                    log=print):
         notes = []
         hull = HullReference.from_files(hull_files or default_hull_files(run.training_paths() if run else [])) \
             if energies else None
@@ -236,8 +250,12 @@ class CrystalDomain(Domain):
         refs = training_structures(run, formulas) if run is not None else None
         if refs is None:
             notes.append("novelty not judged (no --run: no training set to compare with)")
+        second = _second_opinion(second_opinion and hull is not None)
+        if second is not None:
+            notes.append(f"second opinion: {second.hull.description}, single points on the same structures")
         rows = score_crystals(objects, ids, hull=hull, reference_structures=refs, relax_top=relax_top,
-                              relax_steps=relax_steps, energies=energies, model_scores=model_columns, log=log)
+                              relax_steps=relax_steps, energies=energies, model_scores=model_columns,
+                              second_opinion=second, log=log)
         return rows, notes
 
     def write_scored(self, out: Path, objects: list, ids: list[str]) -> None:
@@ -255,11 +273,14 @@ class CrystalDomain(Domain):
         refs = known.items if known is not None else None
         log(f"scoring {len(objects)} candidates (geometry, charge balance"
             + (f", CHGNet energies, relaxing the top {cfg.relax_top}" if cfg.energies else "") + ", novelty)")
+        second = _second_opinion(cfg.second_opinion and hull is not None)
         rows = score_crystals(objects, ids, hull=hull, reference_structures=refs, relax_top=cfg.relax_top,
                               relax_steps=cfg.relax_steps, energies=cfg.energies, symprec=cfg.symprec,
-                              log=lambda m: None)
+                              second_opinion=second, log=lambda m: None)
         if hull is not None:
             summary["hull"] = f"{hull.description}; {CAVEAT}"
+        if second is not None:
+            summary["second_opinion"] = second.hull.description
         return rows, summary
 
     def readiness(self, row: dict, w: dict) -> float | None:
