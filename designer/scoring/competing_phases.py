@@ -13,7 +13,11 @@ Tiers, built in this order (``python -m designer.scoring.references build``):
   the pairs that share an MP-20 training crystal (a real intermetallic of another type, e.g. a Laves
   phase, can be missed);
 * **c** chlorides, bromides, iodides, hydrides, selenides, tellurides, phosphides and carbides;
-* **b+** the large prototypes (bixbyite) of the tier-b anions.
+* **b+** the large prototypes (bixbyite) of the tier-b anions;
+* **i2** AlB2-type and C15 Laves AB2 cells, both ways round, for the metal pairs that share an MP-20
+  training crystal;
+* **e** ternary oxides of the same pairs, both ways round, at smact's common oxidation states:
+  cubic perovskite ABO3, K2NiF4-type A2BO4 and spinel AB2O4.
 
 Every structure is relaxed with CHGNet (FIRE, cell and positions). The build appends one JSON line
 per structure to a progress file and so resumes where it stopped; ``freeze`` merges the progress
@@ -39,7 +43,7 @@ PHASES_FILE = data_file("competing_phases.csv.gz")
 META_FILE = data_file("competing_phases.meta.json")
 COLUMNS = ["id", "tier", "source", "formula", "reduced_formula", "prototype", "num_atoms", "energy_per_atom",
            "initial_energy_per_atom", "residual_max_force", "relax_steps", "spacegroup", "structure"]
-TIER_ORDER = ("a", "b", "d", "i", "c", "b+")
+TIER_ORDER = ("a", "b", "d", "i", "c", "b+", "i2", "e")
 RELAX_STEPS, FMAX = 200, 0.05
 
 
@@ -160,6 +164,18 @@ def tasks(tiers: tuple[str, ...] = TIER_ORDER) -> Iterator[dict]:
                 for x, y in ((a, b), (b, a)):
                     yield {"id": f"{x}3{y}:L12", "tier": "i", "source": "prototype", "formula": f"{x}3{y}",
                            "prototype": "L12", "make": (lambda x=x, y=y: P.intermetallic_structure(x, y, "L12"))}
+        elif tier == "i2":
+            _, mp_pairs = intermetallic_pairs(symbols)
+            for a, b in mp_pairs:
+                for x, y in ((a, b), (b, a)):
+                    for proto in ("AlB2", "C15"):
+                        yield {"id": f"{x}{y}2:{proto}", "tier": "i2", "source": "prototype", "formula": f"{x}{y}2",
+                               "prototype": proto, "make": (lambda x=x, y=y, proto=proto: P.intermetallic_structure(x, y, proto))}
+        elif tier == "e":
+            _, mp_pairs = intermetallic_pairs(symbols)
+            for t in P.ternary_tasks(mp_pairs, {"O": -2}):
+                yield {"id": t["id"], "tier": "e", "source": "prototype", "formula": t["formula"], "prototype": t["prototype"],
+                       "make": (lambda t=t: P.ternary_structure(t["prototype"], t["a"], t["qa"], t["b"], t["qb"], t["x"], t["p"]))}
         else:
             raise ValueError(f"unknown tier {tier!r}; known: {TIER_ORDER}")
 

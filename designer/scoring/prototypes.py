@@ -149,7 +149,7 @@ def prototype_structure(name: str, cation: str, q: int, anion: str, p: int) -> S
     return s.get_primitive_structure()
 
 
-INTERMETALLIC = ("CsCl", "L12")  # AB (2 atoms); A3B Cu3Au-type (4 atoms)
+INTERMETALLIC = ("CsCl", "L12", "AlB2", "C15")  # AB (2 atoms); A3B Cu3Au (4); AB2 AlB2 (3); AB2 MgCu2 Laves (6)
 
 
 def _metal_radius(sym: str) -> float:
@@ -161,7 +161,9 @@ def intermetallic_structure(a_el: str, b_el: str, prototype: str = "CsCl") -> St
     """An intermetallic cell with the A-B distance the sum of the metallic (else atomic) radii.
 
     ``CsCl``: AB, A at the corner and B at the body centre (2 atoms). ``L12``: A3B of the Cu3Au
-    type, B at the corner and A on the face centres (4 atoms; A-B distance a/sqrt(2)).
+    type, B at the corner and A on the face centres (4 atoms; A-B distance a/sqrt(2)). ``AlB2``: AB2,
+    A between graphite-like B sheets (P6/mmm, c/a 1.08). ``C15``: the cubic Laves phase AB2 (MgCu2,
+    Fd-3m; A-B distance a sqrt(11)/8).
     """
     d = _metal_radius(a_el) + _metal_radius(b_el)
     if prototype == "CsCl":
@@ -169,7 +171,60 @@ def intermetallic_structure(a_el: str, b_el: str, prototype: str = "CsCl") -> St
     if prototype == "L12":
         return Structure(Lattice.cubic(d * math.sqrt(2)), [b_el, a_el, a_el, a_el],
                          [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+    if prototype == "AlB2":
+        a = d / math.sqrt(1 / 3 + 1.08 ** 2 / 4)
+        return Structure(Lattice.hexagonal(a, 1.08 * a), [a_el, b_el, b_el],
+                         [[0, 0, 0], [1 / 3, 2 / 3, 0.5], [2 / 3, 1 / 3, 0.5]])
+    if prototype == "C15":  # pymatgen's Fd-3m is origin choice 1: A on 8a (0,0,0), B on 16d (5/8,5/8,5/8)
+        s = Structure.from_spacegroup("Fd-3m", Lattice.cubic(8 * d / math.sqrt(11)), [a_el, b_el],
+                                      [[0, 0, 0], [5 / 8, 5 / 8, 5 / 8]])
+        return s.get_primitive_structure()
     raise ValueError(f"unknown intermetallic prototype {prototype!r}; known: {INTERMETALLIC}")
+
+
+TERNARY = {"perovskite": (1, 1, 3), "K2NiF4": (2, 1, 4), "spinel": (1, 2, 4)}  # A_a B_b X_x
+
+
+def ternary_structure(name: str, a_el: str, qa: int, b_el: str, qb: int, x_el: str, p: int) -> Structure:
+    """A ternary prototype cell, sized from B's Shannon bond to X (B: the octahedral cation).
+
+    ``perovskite``: cubic ABX3 (5 atoms). ``K2NiF4``: A2BX4, the n = 1 Ruddlesden-Popper layered
+    perovskite (I4/mmm, 7 atoms). ``spinel``: AB2X4, A tetrahedral, B octahedral (Fd-3m origin
+    choice 1, x = 0.387; 14 atoms).
+    """
+    d = bond_length(b_el, qb, x_el, p)
+    if name == "perovskite":
+        return Structure(Lattice.cubic(2 * d), [b_el, x_el, x_el, x_el, a_el],
+                         [[0, 0, 0], [0.5, 0, 0], [0, 0.5, 0], [0, 0, 0.5], [0.5, 0.5, 0.5]])
+    if name == "K2NiF4":
+        a = 2 * d
+        return Structure.from_spacegroup("I4/mmm", Lattice.tetragonal(a, 3.28 * a), [b_el, x_el, x_el, a_el],
+                                         [[0, 0, 0], [0, 0.5, 0], [0, 0, 0.155], [0, 0, 0.355]]).get_primitive_structure()
+    if name == "spinel":
+        return Structure.from_spacegroup("Fd-3m", Lattice.cubic(4.19 * d), [a_el, b_el, x_el],
+                                         [[0, 0, 0], [5 / 8, 5 / 8, 5 / 8], [0.387, 0.387, 0.387]]).get_primitive_structure()
+    raise ValueError(f"unknown ternary prototype {name!r}; known: {sorted(TERNARY)}")
+
+
+def ternary_tasks(pairs: list[tuple[str, str]], anions: dict[str, int]) -> list[dict]:
+    """Every charge-balanced (A, B, X, prototype) of ``TERNARY`` at smact's common oxidation states, for
+    each pair in both roles. Returns dicts ``{"id", "formula", "prototype", "a", "qa", "b", "qb", "x", "p"}``."""
+    out, seen = [], set()
+    for x, p in anions.items():
+        for u, v in pairs:
+            for a, b in ((u, v), (v, u)):
+                for name, (na, nb, nx) in TERNARY.items():
+                    for qa in common_oxidation_states(a):
+                        for qb in common_oxidation_states(b):
+                            if qa <= 0 or qb <= 0 or na * qa + nb * qb + nx * p != 0:
+                                continue
+                            formula = f"{a}{na if na > 1 else ''}{b}{nb if nb > 1 else ''}{x}{nx}"
+                            key = f"{formula}:{name}"
+                            if key not in seen:
+                                seen.add(key)
+                                out.append({"id": key, "formula": formula, "prototype": name, "a": a, "qa": qa,
+                                            "b": b, "qb": qb, "x": x, "p": p})
+    return out
 
 
 def binary_tasks(cations: list[str], anions: dict[str, int], large: bool = False) -> list[dict]:

@@ -207,3 +207,24 @@ def test_stability_benchmark_controls_and_groups_are_built_as_specified():
     assert res["chgnet"]["formation_energy_mae"] == pytest.approx(0.0, abs=1e-9) and res["better"] == "chgnet"
     corr = energy_convention.mp2020_correction_per_atom("BaO")
     assert res["chgnet+mp2020"]["formation_energy_mae"] == pytest.approx(abs(corr))
+
+
+def test_ab2_intermetallics_and_ternary_oxides_are_sane_cells_at_balanced_charges():
+    from designer.scoring.prototypes import TERNARY, intermetallic_structure, ternary_structure, ternary_tasks
+
+    for proto, sg in (("AlB2", 191), ("C15", 227)):
+        s = intermetallic_structure("Mg", "Cu", proto)
+        assert s.composition.reduced_formula == "MgCu2" and s.get_space_group_info()[1] == sg
+        assert 2.0 < (s.distance_matrix + np.eye(len(s)) * 99).min() < 3.5
+    tasks = {t["id"]: t for t in ternary_tasks([("Sr", "Ti"), ("Mg", "Al")], {"O": -2})}
+    assert {"SrTiO3:perovskite", "Sr2TiO4:K2NiF4", "MgAl2O4:spinel"} <= set(tasks)
+    for t in tasks.values():  # every task is charge balanced at common oxidation states
+        na, nb, nx = TERNARY[t["prototype"]]
+        assert na * t["qa"] + nb * t["qb"] + nx * t["p"] == 0
+    for key, sg in (("SrTiO3:perovskite", 221), ("Sr2TiO4:K2NiF4", 139), ("MgAl2O4:spinel", 227)):
+        t = tasks[key]
+        s = ternary_structure(t["prototype"], t["a"], t["qa"], t["b"], t["qb"], t["x"], t["p"])
+        assert s.composition.reduced_formula == key.split(":")[0] and s.get_space_group_info()[1] == sg
+        assert 1.7 < (s.distance_matrix + np.eye(len(s)) * 99).min() < 2.6  # B-O bonds near Shannon's
+    with pytest.raises(ValueError, match="known"):
+        ternary_structure("garnet", "Y", 3, "Al", 3, "O", -2)
