@@ -115,6 +115,7 @@ def run(run: str | None = None, out: Path | None = None, samples: Path | None = 
         seed: int = 0, jobs: int = 1, console: Console | None = None) -> Path:
     console = console or Console(stderr=True)
     out = Path(out or "results/perov5.json")
+    t0 = time.time()
     results: dict = {"benchmark": "perov5", "command": command_line(), "device": device_info(), "seed": seed}
     if samples is None:
         r = load_run(run or "perov5")
@@ -176,12 +177,14 @@ def run(run: str | None = None, out: Path | None = None, samples: Path | None = 
             results["one_shot"].pop("_samples"), test, train, dataset="perov", n_property=1000, seed=seed,
             n_jobs=jobs, test_fingerprints=test_fp, property_predictor=judge.predict, test_predictions=test_pred)
     results["protocol"] = {"train_rows": len(train), "test_rows": len(test), "handicap": HANDICAP}
+    results["minutes"] = round((time.time() - t0) / 60, 2)
     write_results(out, results, _markdown(results))
     return out
 
 
 def _markdown(res: dict) -> str:
-    lines = ["# perov_5 benchmark (CDVAE protocol)", "", f"Command: `{res['command']}`", ""]
+    lines = ["# perov_5 benchmark (CDVAE protocol)", "", f"Command: `{res['command']}`"
+             + (f" ({res['minutes']} min)" if res.get("minutes") is not None else ""), ""]
     d = res["device"]
     lines += [f"Device: {d['cpu']} ({d['cpu_cores']} cores, torch {d['torch']}, {d['torch_threads']} threads"
               f"{', GPU ' + d['gpu'] if d['gpu'] else ', no GPU'})", ""]

@@ -88,7 +88,7 @@ def score_files(paths: list[Path], out: Path, run: str | None = None, relax_top:
     objects, ids = [it[1] for _, it in good], [it[0] for _, it in good]
     scored, more = domain.score_items(r, objects, ids, model_columns=columns, relax_top=relax_top,
                                       relax_steps=relax_steps, energies=energies, hull_files=hull_files,
-                                      second_opinion=second_opinion, log=log)
+                                      log=log, **({"second_opinion": True} if second_opinion else {}))  # only when asked: older domains lack it
     notes += more
     rows_by_index = {i: row for (i, _), row in zip(good, scored)}
     rows = []

@@ -208,12 +208,13 @@ def ternary_structure(name: str, a_el: str, qa: int, b_el: str, qb: int, x_el: s
 
 def ternary_tasks(pairs: list[tuple[str, str]], anions: dict[str, int]) -> list[dict]:
     """Every charge-balanced (A, B, X, prototype) of ``TERNARY`` at smact's common oxidation states, for
-    each pair in both roles. Returns dicts ``{"id", "formula", "prototype", "a", "qa", "b", "qb", "x", "p"}``."""
+    each pair in both roles, prototype by prototype (all perovskites first: a capped build gets the
+    commonest type everywhere). Returns dicts ``{"id", "formula", "prototype", "a", "qa", "b", "qb", "x", "p"}``."""
     out, seen = [], set()
-    for x, p in anions.items():
-        for u, v in pairs:
-            for a, b in ((u, v), (v, u)):
-                for name, (na, nb, nx) in TERNARY.items():
+    for name, (na, nb, nx) in TERNARY.items():
+        for x, p in anions.items():
+            for u, v in pairs:
+                for a, b in ((u, v), (v, u)):
                     for qa in common_oxidation_states(a):
                         for qb in common_oxidation_states(b):
                             if qa <= 0 or qb <= 0 or na * qa + nb * qb + nx * p != 0:

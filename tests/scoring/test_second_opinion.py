@@ -98,3 +98,20 @@ def test_the_shipped_second_opinion_matches_the_frozen_set():
     assert ev["formation_energy"] == pytest.approx(-3.0)
     assert ev["hull_coverage"] == "complete" and ev["e_above_hull"] > -2.0  # BaO and TiO2 lie far below the elements
     assert "BaO" in ev["decomposition"] and "TiO2" in ev["decomposition"]
+
+
+@pytest.mark.skipif(not so.available(), reason="sevenn is not installed (pip install 'designer[sevenn]')")
+def test_designer_score_with_a_second_opinion_writes_sevennets_column(tmp_path):
+    import csv
+
+    from designer.design.score_files import score_files
+
+    cif = tmp_path / "nacl.cif"
+    cif.write_text(_nacl().to(fmt="cif"))
+    res = score_files([cif], tmp_path / "out", second_opinion=True, log=lambda m: None)
+    (row,) = list(csv.DictReader(open(tmp_path / "out" / "scores.csv")))
+    assert math.isfinite(float(row["e_above_hull_sevennet"])) and math.isfinite(float(row["e_above_hull"]))
+    assert abs(float(row["e_above_hull_sevennet"]) - float(row["e_above_hull"])) < 0.3  # rock salt: both near the hull
+    assert any("second opinion" in n for n in res.notes)
+    plain = score_files([cif], tmp_path / "plain", log=lambda m: None)
+    assert "e_above_hull_sevennet" not in plain.rows[0]
