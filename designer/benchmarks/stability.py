@@ -127,16 +127,17 @@ def sevennet_second_opinion(relaxed: list, final: list, compressed: list, swappe
     hull = so.load_hull()
     console.print(f"second opinion: {hull.description}")
     meta_bin, meta_tern, stable_evals, ef_pairs, same, gap = [], [], [], [], [], []
-    for (rec, s, _), st, e, row in zip(relaxed, final, so.single_point(final), rows):
+    for (rec, s, _), e, row in zip(relaxed, so.single_point(final), rows):
         comp = s.composition
         mp_hull = rec.properties["e_above_hull"]
         ev = hull.evaluate(comp, e, exclude_formula=comp.reduced_formula if mp_hull < 0.01 else "")
         row["e_above_hull_sevennet"] = ev["e_above_hull"]
         ef_pairs.append((ev["formation_energy"], rec.properties["formation_energy_per_atom"]))
-        if mp_hull >= 0.01:
-            (meta_bin if len(comp.elements) == 2 else meta_tern if len(comp.elements) >= 3 else []).append(
-                (ev["e_above_hull"], mp_hull))
-        else:
+        if mp_hull >= 0.01 and len(comp.elements) == 2:
+            meta_bin.append((ev["e_above_hull"], mp_hull))
+        elif mp_hull >= 0.01 and len(comp.elements) >= 3:
+            meta_tern.append((ev["e_above_hull"], mp_hull))
+        elif mp_hull < 0.01:
             stable_evals.append(ev)
         if math.isfinite(ev["e_above_hull"]) and math.isfinite(row["e_above_hull"]):
             same.append((ev["e_above_hull"] <= STABLE) == (row["e_above_hull"] <= STABLE))

@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-import numpy as np
 from pymatgen.core import Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
