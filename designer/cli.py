@@ -285,9 +285,11 @@ def benchmark(
     tr_length: Optional[float] = typer.Option(None, "--tr-length", min=0.0, help="perov5-opt: trust region around each start, x the latent box (default 1)"),
     n_known: Optional[int] = typer.Option(None, "--n-known", min=0, help="perov5-opt: also give the GP the N training latents the head rates best (default 0)"),
     pool: Optional[int] = typer.Option(None, "--pool", min=1, help="perov5-opt: decodes screened by the head per start (default 40)"),
+    decodes_dir: Optional[Path] = typer.Option(None, "--decodes-dir", help="perov5-opt: where each start's decodes are kept, so a rerun resumes (default runs/perov5_opt)"),
     relax_top: Optional[int] = typer.Option(None, "--relax-top", min=0, help="scorecard: relax the N best with CHGNet (default 20)"),
     relax_steps: Optional[int] = typer.Option(None, "--relax-steps", min=1, help="scorecard, stability: at most this many relaxation steps each (default 200)"),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="stability: only the first N rows of each set (a quick check, never for results/)"),
+    second_opinion: Optional[bool] = typer.Option(None, "--second-opinion/--no-second-opinion", help="stability: judge again with SevenNet-0 (default: on; skipped with a note without sevenn)"),
     n_rows: Optional[int] = typer.Option(None, "--n-rows", min=1, help="diagnose-misses: the first N rows of the test split (default 1000)"),
     data: Optional[Path] = typer.Option(None, "--data", help="diagnose-misses: test crystals (default: the shipped perov_5 test.csv.gz)"),
     batch: Optional[int] = typer.Option(None, "--batch", min=1, help="diagnose-step: batch size (default 64)"),
@@ -305,9 +307,10 @@ def benchmark(
         run=run, out=out, samples=samples, n_samples=n_samples, seed=seed, jobs=jobs, seeds=seeds, settings=settings,
         methods=methods, budget=budget, baseline_budget=baseline_budget, force=force or None,
         pipeline=str(pipeline) if pipeline else None, betas=betas, minutes=minutes, threads=threads, epochs=epochs,
-        n_starts=n_starts, decodes=decodes, tr_length=tr_length, n_known=n_known, pool=pool, relax_top=relax_top,
+        n_starts=n_starts, decodes=decodes, tr_length=tr_length, n_known=n_known, pool=pool, decodes_dir=decodes_dir,
+        relax_top=relax_top,
         relax_steps=relax_steps, n_rows=n_rows, data=data, batch=batch, steps=steps,
-        refine_grid=refine_grid, limit=limit).items() if v is not None}
+        refine_grid=refine_grid, limit=limit, second_opinion=second_opinion).items() if v is not None}
     if not jobs and "jobs" in benchmark_options(name):  # the default, and 0: every core
         given["jobs"] = os.cpu_count() or 1
     path = run_benchmark(name, console=console, **given)
