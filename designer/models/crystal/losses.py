@@ -29,7 +29,7 @@ def aligned_residuals(pred_frac: Tensor, true_frac: Tensor, mask: Tensor, lattic
     """
     perm, op_idx = assign(pred_frac.detach(), true_frac, mask, lattice, ops, type_cost.detach(), type_weight,
                           num_ops=num_ops)
-    op = ops[torch.arange(len(op_idx)), op_idx]  # B x 3 x 3
+    op = ops[torch.arange(len(op_idx), device=ops.device), op_idx]  # B x 3 x 3
     target = torch.einsum("bnk,bkl->bnl", true_frac, op)
     target = torch.gather(target, 1, perm.unsqueeze(-1).expand(-1, -1, 3))
     d = wrap_half(target - pred_frac)
@@ -58,12 +58,13 @@ def periodic_coordinate_loss(pred_frac: Tensor, true_frac: Tensor, lattice: Tens
         scalar mean NLL of the normalised minimum-image residuals.
     """
     n = len(true_frac)
-    zeros = torch.zeros(n, dtype=torch.long)
+    dev = pred_frac.device
+    zeros = torch.zeros(n, dtype=torch.long, device=dev)
     pt = zeros if pred_types is None else pred_types
     tt = zeros if true_types is None else true_types
     type_cost = (pt.view(-1, 1) != tt.view(1, -1)).to(pred_frac.dtype) * 1e6
-    ops = torch.eye(3, dtype=pred_frac.dtype).unsqueeze(0) if ops is None else ops
-    res, _ = aligned_residuals(pred_frac[None], true_frac[None], torch.ones(1, n, dtype=torch.bool),
+    ops = torch.eye(3, dtype=pred_frac.dtype, device=dev).unsqueeze(0) if ops is None else ops
+    res, _ = aligned_residuals(pred_frac[None], true_frac[None], torch.ones(1, n, dtype=torch.bool, device=dev),
                                lattice[None], ops[None], type_cost[None])
     return norm_nll(res[0], likelihood).mean()
 
