@@ -237,3 +237,15 @@ def test_resumed_training_keeps_one_kl_row_per_epoch(tiny_pipeline, tmp_path):
     kl = pd.read_csv(run / "kl_per_dim.csv")
     assert read_summary(run)["epochs"] == 3
     assert kl["epoch"].tolist() == [0, 1, 2]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
+def test_the_tiny_pipeline_trains_and_samples_on_cuda(tmp_path, tiny_pipeline):
+    """The device bug this guards: a solver or metric calling .numpy() on a tensor that lives on the GPU."""
+    run = tmp_path / "cuda_run"
+    res = run_designer("train", tiny_pipeline, "--out", run, "--set", "train.epochs=1",
+                       "--set", "train.accelerator=gpu")
+    assert res.code == 0 and "Traceback" not in res.err, res
+    assert (run / "model.pt").exists()
+    res = run_designer("sample", run, "-n", "4", "--out", tmp_path / "samples")
+    assert res.code == 0 and "Traceback" not in res.err, res
