@@ -63,6 +63,10 @@ def canonicalize(structure, where: str):
         )
     if len(structure) == 0:
         raise DataError(f"{where}: the structure has no atoms; fix or drop it")
+    unknown = sorted({getattr(sp, "symbol", str(sp)) for site in structure for sp in site.species
+                      if not 1 <= int(getattr(sp, "Z", 0) or 0) <= 118 or type(sp).__name__ == "DummySpecies"})
+    if unknown:  # pymatgen reads an unknown symbol as a dummy species with a meaningless atomic number
+        raise DataError(f"{where}: unknown element {unknown[0]!r}; use real element symbols (H to Og)")
     try:
         reduced = structure.get_reduced_structure(reduction_algo="niggli")
     except Exception as exc:  # degenerate cell

@@ -97,6 +97,14 @@ def test_garbage_cif_in_a_folder_names_the_file(tmp_path, tiny_structures):
     assert_one_line(ei.value, "zz_bad.cif")
 
 
+@pytest.mark.parametrize("symbol", ["Xx", "Qq", "X"])
+def test_an_unknown_element_symbol_is_refused_not_read_as_a_huge_atomic_number(bad_csv, tiny_df, symbol):
+    path = bad_csv(1, simple_cif(symbol))
+    with pytest.raises(DataError) as ei:
+        read_crystals(path, ["heat_ref"])
+    assert_one_line(ei.value, str(path), "row 2", "unknown element", repr(symbol))
+
+
 def test_cli_garbage_cif_in_training_csv_exits_2(bad_csv, tmp_path, cli):
     path = bad_csv(2, GARBAGE_CIF)
     pipe = write_pipeline(tmp_path / "p.yaml", path.name)
