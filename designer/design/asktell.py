@@ -20,7 +20,8 @@ from designer.design.export import candidate_rows, export_candidates
 from designer.design.scorecard import score_rows
 from designer.design.setup import objective_for, settings_for, start_points, with_scales
 from designer.design.spaces import space_for
-from designer.design.state import cached_plausibility, load_state, save_state, shipped_plausibility, state_dir
+from designer.design.state import cached_plausibility, load_state, save_state, shipped_plausibility, state_dir, \
+    state_lock
 from designer.domains import get_domain
 from designer.errors import DataError, DesignerError
 from designer.io.atomic import atomic_write_bytes
@@ -40,72 +41,73 @@ def propose(run_arg: str, q: int, out: Path, cfg=None, seed: int | None = None, 
     if cfg is not None:
         run.config = run.config.model_copy(update={"design": cfg.design})
     folder = state_dir(run_arg, run)
-    state = load_state(folder)
-    objective = objective_for(run.config)
-    settings = settings_for(run.config, seed)
-    space = space_for(run, run.config.design.constraints, settings.seed)
-    known = known_data(run)
-    plaus = shipped_plausibility(run, settings.seed)
-    if plaus is None:
-        plaus = cached_plausibility(folder, known.mu, settings.seed)
-    head_file = folder / "head.pt"
-    if run.config.design.refit_head and state["observations"]:
-        report = refit_head(run, known, state["observations"], seed=settings.seed)
-        buf = io.BytesIO()
-        torch.save(run.model.property_head.state_dict(), buf)
-        atomic_write_bytes(head_file, buf.getvalue())
-        log(f"property head fine-tuned on {report['measurements']} measurement(s): error on them "
-            f"{report['mae_before']:.4g} -> {report['mae_after']:.4g} (kept in {head_file})")
-    elif head_file.exists():  # an earlier refit stays in use
-        run.model.property_head.load_state_dict(torch.load(head_file, weights_only=True))
-        log(f"using the fine-tuned property head {head_file}")
-    box = latent_box(known.mu)
-    keys = set(known.keys) | {tuple(k) if isinstance(k, list) else k for k in (p["key"] for p in state["proposals"])}
-    if hasattr(space, "remember"):  # crystals: a repeat of a training structure or an earlier proposal is a duplicate
-        space.remember(known.items, known.keys)
-        earlier = [p for p in state["proposals"] if p.get("z") is not None]
-        if earlier:
-            space.remember_latents(torch.tensor([p["z"] for p in earlier], dtype=torch.float32),
-                                   [tuple(p["key"]) if isinstance(p["key"], list) else p["key"] for p in earlier])
-    names = objective.properties
-    obs = [o for o in state["observations"] if all(math.isfinite(o["values"].get(n, math.nan)) for n in names)]
-    mean, _ = space.predict(known.mu)
-    with_scales(objective, objective.values(mean))
-    if len(obs) >= 2:
-        z = torch.tensor([o["z"] for o in obs], dtype=torch.float32)
-        cols = [objective.parts[k].score(np.array([o["values"][n] for o in obs])) for k, n in enumerate(names)]
-        y = torch.as_tensor(np.stack(cols, 1) if objective.multi else cols[0], dtype=torch.float32)
-        source = f"{len(obs)} measurements"
-    else:
-        values = objective.values(mean)
-        z, y0 = start_points(run.config, known.mu, values, run.model, np.random.default_rng(settings.seed))
-        y = torch.as_tensor(y0, dtype=torch.float32)
-        source = "the property head (no measurements yet)"
-    round_ = state["rounds"]
-    bounds = None
-    if settings.trust_region:
-        best = int(np.argmax(objective.scalar(y.numpy())))
-        bounds = TrustRegion(length=settings.tr_length).bounds(z[best].double(), box)
-    log(f"round {round_ + 1}: fitting the GP on {len(z)} points from {source}")
-    res = ask(space, z, y, q, box, keys, objective, settings, plaus, bounds, round_)
-    if not res.proposals:
-        raise DesignerError(f"no new candidate in {res.attempts} attempts (rejected: {res.rejected}); "
-                            "loosen design.constraints or widen design.tr_length")
-    rows = candidate_rows(run, res.proposals, objective, prefix=f"r{round_ + 1}")
-    summary = {"round": round_ + 1, "rejected": res.rejected, "gp_data": source}
-    if run.config.scoring.enabled:
-        summary["scoring"] = score_rows(run, res.proposals, rows, run.config.scoring, known=known, plausibility=plaus,
-                                        log=log)
-    export_candidates(run, res.proposals, rows, out, summary, symprec=run.config.scoring.symprec)
-    for row in rows:
-        p = res.proposals[row["_proposal"]]
-        state["proposals"].append({"id": row["id"], "round": round_ + 1, "z": p.candidate.z.tolist(),
-                                   "key": list(p.candidate.key) if isinstance(p.candidate.key, tuple) else p.candidate.key,
-                                   "predicted": p.predicted.tolist(), "std": p.std.tolist(),
-                                   "plausibility": p.plausibility})
-    state["rounds"] = round_ + 1
-    save_state(folder, state)
-    return out / "candidates.csv", len(rows)
+    with state_lock(folder):  # a concurrent observe or propose waits: nothing recorded is lost
+        state = load_state(folder)
+        objective = objective_for(run.config)
+        settings = settings_for(run.config, seed)
+        space = space_for(run, run.config.design.constraints, settings.seed)
+        known = known_data(run)
+        plaus = shipped_plausibility(run, settings.seed)
+        if plaus is None:
+            plaus = cached_plausibility(folder, known.mu, settings.seed)
+        head_file = folder / "head.pt"
+        if run.config.design.refit_head and state["observations"]:
+            report = refit_head(run, known, state["observations"], seed=settings.seed)
+            buf = io.BytesIO()
+            torch.save(run.model.property_head.state_dict(), buf)
+            atomic_write_bytes(head_file, buf.getvalue())
+            log(f"property head fine-tuned on {report['measurements']} measurement(s): error on them "
+                f"{report['mae_before']:.4g} -> {report['mae_after']:.4g} (kept in {head_file})")
+        elif head_file.exists():  # an earlier refit stays in use
+            run.model.property_head.load_state_dict(torch.load(head_file, weights_only=True))
+            log(f"using the fine-tuned property head {head_file}")
+        box = latent_box(known.mu)
+        keys = set(known.keys) | {tuple(k) if isinstance(k, list) else k for k in (p["key"] for p in state["proposals"])}
+        if hasattr(space, "remember"):  # crystals: a repeat of a training structure or an earlier proposal is a duplicate
+            space.remember(known.items, known.keys)
+            earlier = [p for p in state["proposals"] if p.get("z") is not None]
+            if earlier:
+                space.remember_latents(torch.tensor([p["z"] for p in earlier], dtype=torch.float32),
+                                       [tuple(p["key"]) if isinstance(p["key"], list) else p["key"] for p in earlier])
+        names = objective.properties
+        obs = [o for o in state["observations"] if all(math.isfinite(o["values"].get(n, math.nan)) for n in names)]
+        mean, _ = space.predict(known.mu)
+        with_scales(objective, objective.values(mean))
+        if len(obs) >= 2:
+            z = torch.tensor([o["z"] for o in obs], dtype=torch.float32)
+            cols = [objective.parts[k].score(np.array([o["values"][n] for o in obs])) for k, n in enumerate(names)]
+            y = torch.as_tensor(np.stack(cols, 1) if objective.multi else cols[0], dtype=torch.float32)
+            source = f"{len(obs)} measurements"
+        else:
+            values = objective.values(mean)
+            z, y0 = start_points(run.config, known.mu, values, run.model, np.random.default_rng(settings.seed))
+            y = torch.as_tensor(y0, dtype=torch.float32)
+            source = "the property head (no measurements yet)"
+        round_ = state["rounds"]
+        bounds = None
+        if settings.trust_region:
+            best = int(np.argmax(objective.scalar(y.numpy())))
+            bounds = TrustRegion(length=settings.tr_length).bounds(z[best].double(), box)
+        log(f"round {round_ + 1}: fitting the GP on {len(z)} points from {source}")
+        res = ask(space, z, y, q, box, keys, objective, settings, plaus, bounds, round_)
+        if not res.proposals:
+            raise DesignerError(f"no new candidate in {res.attempts} attempts (rejected: {res.rejected}); "
+                                "loosen design.constraints or widen design.tr_length")
+        rows = candidate_rows(run, res.proposals, objective, prefix=f"r{round_ + 1}")
+        summary = {"round": round_ + 1, "rejected": res.rejected, "gp_data": source}
+        if run.config.scoring.enabled:
+            summary["scoring"] = score_rows(run, res.proposals, rows, run.config.scoring, known=known, plausibility=plaus,
+                                            log=log)
+        for row in rows:
+            p = res.proposals[row["_proposal"]]
+            state["proposals"].append({"id": row["id"], "round": round_ + 1, "z": p.candidate.z.tolist(),
+                                       "key": list(p.candidate.key) if isinstance(p.candidate.key, tuple) else p.candidate.key,
+                                       "predicted": p.predicted.tolist(), "std": p.std.tolist(),
+                                       "plausibility": p.plausibility})
+        state["rounds"] = round_ + 1
+        save_state(folder, state)  # recorded first: files on disk never carry ids the state does not know
+        export_candidates(run, res.proposals, rows, out, summary, symprec=run.config.scoring.symprec)
+        return out / "candidates.csv", len(rows)
 
 
 def refit_head(run: Run, known, observations: list[dict], seed: int = 0, steps: int = 200, lab_weight: float = 10.0,
@@ -160,8 +162,12 @@ def observe(run_arg: str, path: Path, log=print) -> int:
     """Record the lab's measurements; returns how many rows were recorded. All-or-nothing."""
     run = load_run(run_arg)
     folder = state_dir(run_arg, run)
+    with state_lock(folder):
+        return _observe(run, folder, Path(path), log)
+
+
+def _observe(run: Run, folder: Path, path: Path, log) -> int:
     state = load_state(folder)
-    path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such measurements file")
     with open(path, newline="", encoding="utf-8") as f:

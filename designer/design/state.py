@@ -1,16 +1,20 @@
 """The lab loop's state in ``<run>/design/``: ``state.json`` (every proposal and observation) and the
 run's plausibility density, fitted once and kept beside it.
 
-``state.json`` is rewritten atomically; a leaf module (it imports no other part of ``design``).
+``state.json`` is rewritten atomically, and every read-modify-write of it (``propose``, ``observe``)
+holds ``state.lock`` (``state_lock``), so two calls at once queue instead of one losing the other's
+records; a leaf module (it imports no other part of ``design``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
+from filelock import FileLock, Timeout
 
 from designer.errors import DesignerError
 from designer.io.atomic import atomic_write_text
@@ -24,6 +28,24 @@ def state_dir(run_arg: str, run) -> Path:
     p = Path(run_arg)
     base = p if p.is_dir() else (p.parent if p.is_file() and p.name == "model.pt" else Path("runs") / run.config.name)
     return base / "design"
+
+
+@contextlib.contextmanager
+def state_lock(folder: Path, timeout: float = 3600.0) -> Iterator[None]:
+    """Hold ``folder/state.lock`` (an OS file lock) for one read-modify-write of the state; a second
+    ``propose`` / ``observe`` on the same run waits for it, at most ``timeout`` seconds."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(folder / "state.lock"))
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout:
+        raise DesignerError(f"{folder / 'state.lock'}: another propose or observe on this run has held the lock for "
+                            f"{timeout:.0f} s; wait for it to finish, or delete the lock file if no such call runs") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def load_state(folder: Path) -> dict:

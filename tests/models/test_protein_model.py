@@ -288,6 +288,29 @@ def test_propose_observe_round_trip(design_run, cli, tmp_path):
     assert any(o["id"] == "wild_type" and len(o["z"]) == 8 for o in state["observations"])
 
 
+def test_two_observe_calls_at_once_both_keep_their_measurements(design_run, tmp_path):
+    """Without the state lock, two concurrent calls both said "recorded" and one was lost (5 of 6 trials)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path as _P
+
+    exe = _P(sys.executable).with_name("designer")
+    files = []
+    for k in range(2):
+        seq = REFERENCE[:k] + ("W" if REFERENCE[k] != "W" else "Y") + REFERENCE[k + 1:]
+        f = tmp_path / f"lab{k}.csv"
+        f.write_text(f"id,score,sequence\nconcurrent_{k},{0.5 + k},{seq}\n")
+        files.append(f)
+    procs = [subprocess.Popen([str(exe), "observe", str(design_run), str(f)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for f in files]
+    outs = [p.communicate(timeout=240) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    state = json.loads((design_run / "design" / "state.json").read_text())
+    ids = {o["id"] for o in state["observations"]}
+    assert {"concurrent_0", "concurrent_1"} <= ids
+
+
 @pytest.mark.parametrize("content,needle", [
     ("id,score\nnobody,1.0\n", "matches no proposal"),
     ("id,score\n{id},1.0\n{id},2.0\n", "duplicate id"),
