@@ -34,6 +34,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from designer.errors import DesignerError
 
+SEED_MAX = 2**32 - 1  # numpy and torch take seeds in [0, 2**32)
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Inverse design of crystals and proteins: train a beta-VAE, sample, reconstruct, benchmark.")
 console = Console(stderr=True)
@@ -72,7 +73,7 @@ def _quiet() -> None:
 def train(
     pipeline: Path = typer.Argument(..., help="pipeline YAML file (see pipelines/)"),
     set_: list[str] = typer.Option([], "--set", help="override a value: --set train.epochs=50 (repeatable)"),
-    seed: Optional[int] = typer.Option(None, help="random seed (overrides the pipeline's seed)"),
+    seed: Optional[int] = typer.Option(None, min=0, max=SEED_MAX, help="random seed (overrides the pipeline's seed)"),
     init_from: Optional[str] = typer.Option(None, "--init-from", help="fine-tune from a run folder, model file or shipped model name"),
     out: Optional[Path] = typer.Option(None, help="run folder (default: runs/<name>)"),
     resume: bool = typer.Option(False, help="resume from the run folder's last Lightning checkpoint"),
@@ -106,7 +107,7 @@ def sample(
     run: str = typer.Argument(..., help="run folder, model file, or shipped model name (e.g. perov5)"),
     n: int = typer.Option(100, "-n", "--num", min=1, help="number of samples"),
     out: Path = typer.Option(..., "--out", help="output folder for CIFs and samples.csv"),
-    seed: int = typer.Option(0, help="random seed of the prior draws"),
+    seed: int = typer.Option(0, min=0, max=SEED_MAX, help="random seed of the prior draws"),
     temperature: float = typer.Option(1.0, min=0.0, help="scale of the prior N(0, t^2 I)"),
     raw_decode: bool = typer.Option(False, "--raw-decode", help="crystals: each slot's most likely element (no charge-neutral "
                                     "re-ranking); proteins: allow gaps where the training alignment has none"),
@@ -153,7 +154,7 @@ def design(
     set_: list[str] = typer.Option([], "--set", help="override a value: --set design.rounds=2 (repeatable)"),
     run: Optional[str] = typer.Option(None, "--run", help="model to use (default: runs/<name>, else the shipped model, else train one)"),
     out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: <design.output>/<name>_design)"),
-    seed: Optional[int] = typer.Option(None, help="random seed of the optimiser (default: the pipeline's seed)"),
+    seed: Optional[int] = typer.Option(None, min=0, max=SEED_MAX, help="random seed of the optimiser (default: the pipeline's seed)"),
     one_shot: bool = typer.Option(False, "--one-shot", help="crystals: decode with the one-shot stage only (no "
                                   "refinement steps), to compare; proteins decode in one pass anyway"),
 ):
@@ -177,7 +178,7 @@ def propose(
     out: Path = typer.Option(..., "--out", help="folder for the batch: CIFs or candidates.fasta, candidates.csv"),
     pipeline: Optional[Path] = typer.Option(None, "--pipeline", help="take the design: section (objective, constraints) from this pipeline file"),
     set_: list[str] = typer.Option([], "--set", help="override a pipeline value, e.g. --set design.objective.direction=minimize"),
-    seed: Optional[int] = typer.Option(None, help="random seed of the optimiser"),
+    seed: Optional[int] = typer.Option(None, min=0, max=SEED_MAX, help="random seed of the optimiser"),
     refit_head: bool = typer.Option(False, "--refit-head", help="fine-tune the property head on the measurements first (kept in RUN/design/head.pt)"),
     one_shot: bool = typer.Option(False, "--one-shot", help="crystals: decode with the one-shot stage only (no "
                                   "refinement steps), to compare; proteins decode in one pass anyway"),
@@ -267,7 +268,7 @@ def benchmark(
                                            "score-files: a folder or .zip of CIFs (default $DESIGNER_SHARED/datasets/mattergen_cifs/cifs.zip, "
                                            "without DESIGNER_SHARED ../shared/... from the current folder)"),
     n_samples: Optional[int] = typer.Option(None, "--n-samples", min=1, help="prior samples (perov5/gfp: 10000; scorecard: 1000)"),
-    seed: Optional[int] = typer.Option(None, help="random seed (default 0)"),
+    seed: Optional[int] = typer.Option(None, min=0, max=SEED_MAX, help="random seed (default 0)"),
     jobs: Optional[int] = typer.Option(None, "--jobs", min=0, help="perov5: worker processes for fingerprints/matching (default, or 0: all cores)"),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="ehrlich: instance seeds, e.g. 1001-1008 (default) or 1,5,9"),
     settings: Optional[str] = typer.Option(None, "--settings", help="ehrlich: settings (default L32,L128)"),
@@ -322,7 +323,7 @@ def analyze(
     run: str = typer.Argument(..., help="run folder, model file, or shipped model name (e.g. perov5)"),
     out: Optional[Path] = typer.Option(None, "--out", help="output folder (default RUN/analysis; a shipped model: outputs/<name>_analysis)"),
     n_max: int = typer.Option(2000, "--n-max", min=10, help="at most this many holdout items (seeded subsample)"),
-    seed: int = typer.Option(0, help="random seed (subsample, sampling)"),
+    seed: int = typer.Option(0, min=0, max=SEED_MAX, help="random seed (subsample, sampling)"),
     between: list[str] = typer.Option([], "--between", help="interpolate between these two inputs (give it twice: CIF "
                                       "paths, or sequences / FASTA paths); default: the lowest- and highest-labelled holdout items"),
     one_shot: bool = typer.Option(False, "--one-shot", help="crystals: decode with the one-shot stage only (no "

@@ -189,7 +189,7 @@ class ScoringConfig(_Strict):
 class PipelineConfig(_Strict):
     name: str
     domain: str = Field("crystal", description="what is designed: a registered domain (crystal, sequence; protein = sequence)")
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="random seed (numpy and torch take [0, 2**32))")
     benchmark: Optional[str] = Field(None, description="coverage cutoff preset: perov, carbon, mp20")
     data: DataConfig
     model: ModelConfig = Field(default_factory=ModelConfig)

@@ -285,6 +285,12 @@ def test_cli_missing_run(tmp_path, cli):
     assert_cli_error(res, "no_such_run")
 
 
+def test_cli_seed_beyond_numpys_range_is_refused_in_one_line(tiny_run, tmp_path, cli):
+    res = cli("sample", tiny_run, "-n", "2", "--seed", str(2**40), "--out", tmp_path / "out")
+    assert res.code == 64 and "Traceback" not in res.err + res.out, res  # a usage error, caught by the parser
+    assert "seed" in res.err.lower() and "4294967295" in res.err and not (tmp_path / "out").exists()
+
+
 # --------------------------------------------------------------------------- config
 
 
