@@ -37,9 +37,9 @@ STABLE = 0.1  # eV/atom above the hull still called stable (metastable but often
 CAVEAT = ("energy above hull is measured with CHGNet against its relaxed elemental references and a frozen set of "
           "competing phases: binary oxides, nitrides, fluorides, sulfides, halides, hydrides, chalcogenides, "
           "phosphides and carbides in common prototypes at smact's common oxidation states; CsCl cells for every "
-          "metal pair and L1_2, AlB2 and Laves cells and perovskite, K2NiF4 and spinel oxides for the pairs of "
+          "metal pair and L1_2, AlB2 and Laves cells and perovskite and K2NiF4 oxides for the pairs of "
           "MP-20's training crystals; and 847 known MP-20 phases. Missing: other polymorphs and structure types "
-          "(e.g. pentoxides such as Ta2O5 unless MP-20 has them), mixed-valence binaries (e.g. Fe3O4), ternary "
+          "(e.g. spinels, scheelites, pentoxides such as Ta2O5 unless MP-20 has them), mixed-valence binaries (e.g. Fe3O4), ternary "
           "non-oxides and most quaternaries, so energies above hull lean low; a system marked partial is not judged")
 
 
