@@ -154,6 +154,19 @@ def test_reconstruct_a_cif_folder_keeps_file_stems(tiny_run, tiny_structures, tm
     assert sorted(p.name for p in (tmp_path / "out").glob("*.cif")) == ["alpha.cif", "beta-2.cif"]
 
 
+def test_reconstruct_with_repeated_ids_writes_every_row_its_own_cif(tiny_run, tiny_df, tmp_path, cli):
+    df = tiny_df.head(3).copy()
+    df["material_id"] = ["dup", "dup", "Dup"]  # a repeat, and one that differs only in case
+    data = tmp_path / "dups.csv"
+    df.to_csv(data, index=False)
+    res = cli("reconstruct", tiny_run, "--data", data, "--out", tmp_path / "out")
+    assert res.code == 0, res
+    table = pd.read_csv(tmp_path / "out" / "reconstruct.csv", dtype={"id": str})
+    files = [f for f in table["file"] if isinstance(f, str) and f]
+    assert len(files) == 3 and len({f.lower() for f in files}) == 3
+    assert len(list((tmp_path / "out").glob("*.cif"))) == 3
+
+
 def test_reconstruction_uses_the_posterior_mean(tiny_loaded, tiny_csv):
     """Reconstructing twice gives the same crystals (no sampling of z)."""
     from designer.domains.crystal.generate import read_for_run, reconstruct

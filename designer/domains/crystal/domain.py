@@ -132,9 +132,14 @@ class CrystalDomain(Domain):
     def reconstruct_files(self, run, data: Path, out: Path, raw: bool = False, log=print, on_item=None) -> str:
         records, graphs = generate.read_for_run(run, data)
         dec = generate.reconstruct(run, graphs, charge_neutral=not raw)
-        rows = []
+        rows, used = [], set()
         for rec, s in zip(records, dec.structures):
             name = safe_name(rec.id)
+            k = 1
+            while name.lower() in used:  # a repeated id (or one that sanitises alike) gets its own file
+                k += 1
+                name = f"{safe_name(rec.id)}_{k}"
+            used.add(name.lower())
             true = rec.to_structure()
             rms = match_structures(s, true)
             rows.append({"id": rec.id, "file": f"{name}.cif" if s is not None else "",
