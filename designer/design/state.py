@@ -16,6 +16,7 @@ from typing import Callable, Iterator
 import torch
 from filelock import FileLock, Timeout
 
+from designer.data.cache import cache_dir, content_hash
 from designer.errors import DesignerError
 from designer.io.atomic import atomic_write_text
 from designer.optimize.plausibility import Plausibility, fit_plausibility
@@ -83,13 +84,18 @@ def shipped_plausibility(run, seed: int) -> Plausibility | None:
 
 
 def run_plausibility(run, run_arg: str | None, mu: Callable[[], torch.Tensor], seed: int = 0) -> Plausibility:
-    """The density shipped with the model, else the cached one of the run's state folder, else fitted
-    (without caching where that folder is read-only). ``mu``: the training latents, computed only if needed."""
+    """The density shipped with the model, else the cached one of the run's state folder (for a shipped
+    model named by name: the user cache, ``$DESIGNER_CACHE_DIR``), else fitted (without caching where
+    that folder is read-only). ``mu``: the training latents, computed only if needed."""
     shipped = shipped_plausibility(run, seed)
     if shipped is not None:
         return shipped
     try:
-        folder = state_dir(run_arg or str(run.path), run)
+        arg = Path(run_arg or str(run.path))
+        if arg.exists():  # the user's own run folder or model file: its state folder
+            folder = state_dir(str(arg), run)
+        else:  # a shipped model by name: the user cache, keyed by the model file (never the current folder)
+            folder = cache_dir() / "plausibility" / f"{run.config.name}-{content_hash(run.path)[:16]}"
         folder.mkdir(parents=True, exist_ok=True)
         return cached_plausibility(folder, mu, seed)
     except OSError:  # a read-only location: fit without caching

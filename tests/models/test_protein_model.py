@@ -399,3 +399,25 @@ def test_refit_head_moves_predictions_towards_the_measurements(design_run, cli, 
     before, after = map(float, re.search(r"error on them ([\d.e+-]+) -> ([\d.e+-]+)", res.err + res.out).groups())
     assert after < 0.5 * before
     assert (design_run / "design" / "head.pt").exists()
+
+
+def test_score_with_a_shipped_model_writes_nothing_into_the_current_folder(tmp_path):
+    """`designer score --run gfp` is read-only for the user's folder: a density it fits is cached in
+    $DESIGNER_CACHE_DIR, not in ./runs/gfp/design (3 MB)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path as _P
+
+    from designer.domains.sequence import generate
+    from designer.runs import load_run
+
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "wt.fasta").write_text(">wt\n" + generate.reference_sequence(load_run("gfp")) + "\n")
+    env = dict(os.environ, DESIGNER_CACHE_DIR=str(tmp_path / "cache"))
+    res = subprocess.run([str(_P(sys.executable).with_name("designer")), "score", "wt.fasta", "--run", "gfp",
+                          "--out", "out"], cwd=work, env=env, capture_output=True, text=True, timeout=400)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert sorted(p.name for p in work.iterdir()) == ["out", "wt.fasta"]
+    assert list((tmp_path / "cache" / "plausibility").glob("gfp-*/plausibility.json"))
