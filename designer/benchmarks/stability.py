@@ -115,6 +115,33 @@ def _score_one_cif_seconds(cif_text: str, runs: int = 3) -> list[float]:
     return out
 
 
+def judge_known(hull: HullReference, relaxed: list, energies: list[float]) -> tuple[list[dict], dict]:
+    """Each val compound judged on ``hull`` (a stable one with its formula left out) and the groups of the
+    protocol: ``metastable`` (binary, ternary_plus), ``stable``, ``formation_energy``.
+
+    Args:
+        relaxed: ``(record, structure, _)`` per val row.
+        energies: the model's energy per atom of each row's relaxed structure.
+    """
+    meta_bin, meta_tern, stable_evals, ef_pairs, evals = [], [], [], [], []
+    for (rec, s, _), e in zip(relaxed, energies):
+        comp = s.composition
+        mp_hull = rec.properties["e_above_hull"]
+        ev = hull.evaluate(comp, e, exclude_formula=comp.reduced_formula if mp_hull < 0.01 else "")
+        evals.append(ev)
+        ef_pairs.append((ev["formation_energy"], rec.properties["formation_energy_per_atom"]))
+        if mp_hull >= 0.01 and len(comp.elements) == 2:
+            meta_bin.append((ev["e_above_hull"], mp_hull))
+        elif mp_hull >= 0.01 and len(comp.elements) >= 3:
+            meta_tern.append((ev["e_above_hull"], mp_hull))
+        elif mp_hull < 0.01:
+            stable_evals.append(ev)
+    ef = _group(ef_pairs)
+    return evals, {"metastable": {"binary": _group(meta_bin), "ternary_plus": _group(meta_tern)},
+                   "stable": _called_stable(stable_evals),
+                   "formation_energy": {"mae_vs_mp": ef["mae"], "n": ef["n"]}}
+
+
 def sevennet_second_opinion(relaxed: list, final: list, compressed: list, swapped: list, rows: list[dict],
                             console: Console) -> dict:
     """The val groups and controls judged again by SevenNet-0 (``second_opinion``): single points on the
@@ -126,19 +153,10 @@ def sevennet_second_opinion(relaxed: list, final: list, compressed: list, swappe
         return {"skipped": "sevenn is not installed (pip install 'designer[sevenn]')"}
     hull = so.load_hull()
     console.print(f"second opinion: {hull.description}")
-    meta_bin, meta_tern, stable_evals, ef_pairs, same, gap = [], [], [], [], [], []
-    for (rec, s, _), e, row in zip(relaxed, so.single_point(final), rows):
-        comp = s.composition
-        mp_hull = rec.properties["e_above_hull"]
-        ev = hull.evaluate(comp, e, exclude_formula=comp.reduced_formula if mp_hull < 0.01 else "")
+    evals, groups = judge_known(hull, relaxed, so.single_point(final))
+    same, gap = [], []
+    for ev, row in zip(evals, rows):
         row["e_above_hull_sevennet"] = ev["e_above_hull"]
-        ef_pairs.append((ev["formation_energy"], rec.properties["formation_energy_per_atom"]))
-        if mp_hull >= 0.01 and len(comp.elements) == 2:
-            meta_bin.append((ev["e_above_hull"], mp_hull))
-        elif mp_hull >= 0.01 and len(comp.elements) >= 3:
-            meta_tern.append((ev["e_above_hull"], mp_hull))
-        elif mp_hull < 0.01:
-            stable_evals.append(ev)
         if math.isfinite(ev["e_above_hull"]) and math.isfinite(row["e_above_hull"]):
             same.append((ev["e_above_hull"] <= STABLE) == (row["e_above_hull"] <= STABLE))
             gap.append(abs(ev["e_above_hull"] - row["e_above_hull"]))
@@ -148,9 +166,7 @@ def sevennet_second_opinion(relaxed: list, final: list, compressed: list, swappe
     doc = json.loads(so.META_FILE.read_text())
     return {"model": doc.get("model"), "hull": hull.description, "convention": doc.get("convention"),
             "geometry": "CHGNet-relaxed val structures; references on their CHGNet-relaxed structures",
-            "metastable": {"binary": _group(meta_bin), "ternary_plus": _group(meta_tern)},
-            "stable": _called_stable(stable_evals),
-            "formation_energy": {"mae_vs_mp": _group(ef_pairs)["mae"], "n": _group(ef_pairs)["n"]},
+            **groups,
             "controls": controls,
             "agreement": {"frac_same_call": float(np.mean(same)) if same else None,
                           "mean_abs_e_above_hull_difference": float(np.mean(gap)) if gap else None, "n": len(same)}}
@@ -196,22 +212,10 @@ def run(out: Path | None = None, relax_steps: int = 200, limit: int = 0, second_
         relaxed.append((rec, s, r["relaxed_energy_per_atom"]))
         final.append(r["relaxed"] if r["relaxed"] is not None else s)
     res["val_relax_s_per_structure"] = (time.time() - t) / max(len(val), 1)
-    meta_bin, meta_tern, stable_evals, ef_pairs, rows = [], [], [], [], []
-    for rec, s, e in relaxed:
-        comp = s.composition
-        mp_hull = rec.properties["e_above_hull"]
-        ev = hull.evaluate(comp, e, exclude_formula=comp.reduced_formula if mp_hull < 0.01 else "")
-        ef_pairs.append((ev["formation_energy"], rec.properties["formation_energy_per_atom"]))
-        rows.append({"id": rec.id, "formula": comp.reduced_formula, "mp_e_above_hull": mp_hull, **ev})
-        if mp_hull >= 0.01 and len(comp.elements) == 2:
-            meta_bin.append((ev["e_above_hull"], mp_hull))
-        elif mp_hull >= 0.01 and len(comp.elements) >= 3:
-            meta_tern.append((ev["e_above_hull"], mp_hull))
-        elif mp_hull < 0.01:
-            stable_evals.append(ev)
-    res["metastable"] = {"binary": _group(meta_bin), "ternary_plus": _group(meta_tern)}
-    res["stable"] = _called_stable(stable_evals)
-    res["formation_energy"] = {"mae_vs_mp": _group(ef_pairs)["mae"], "n": _group(ef_pairs)["n"]}
+    evals, groups = judge_known(hull, relaxed, [e for _, _, e in relaxed])
+    rows = [{"id": rec.id, "formula": s.composition.reduced_formula, "mp_e_above_hull": rec.properties["e_above_hull"],
+             **ev} for (rec, s, _), ev in zip(relaxed, evals)]
+    res.update(groups)
 
     # controls: single points, no relaxation
     console.print("controls: compressed, antisite, perov_5 heat_ref >= 1 (single points)")
