@@ -50,8 +50,8 @@ def settings_key(model_path: Path, **settings) -> str:
     return h.hexdigest()[:12]
 
 
-def select_candidates(r, space, z0: torch.Tensor, box, plaus, sobol, *, idx: int, decodes: int, pool: int,
-                      tr_length: float, z_known: torch.Tensor, y_known: torch.Tensor, seed: int) -> list:
+def select_candidates(r, space, z0: torch.Tensor, box, plaus, unit_points: torch.Tensor, *, idx: int, decodes: int,
+                      pool: int, tr_length: float, z_known: torch.Tensor, y_known: torch.Tensor, seed: int) -> list:
     """The at most ``decodes`` valid crystals one start's optimisation hands to the judges.
 
     Uses only the model (its property head and decoder) and the plausibility density; no evaluator
@@ -59,12 +59,13 @@ def select_candidates(r, space, z0: torch.Tensor, box, plaus, sobol, *, idx: int
 
     Args:
         z0: ``(d,)`` the start's latent.
+        unit_points: ``(63, d)`` points in the unit cube (this start's Sobol draw), mapped into the trust region.
         z_known, y_known: ``(k, d)`` and ``(k,)`` known latents added to the GP's data (k may be 0).
     """
     head = r.model.property_head
     n_known = len(z_known)
     bounds = TrustRegion(length=tr_length).bounds(z0.double(), box)
-    pts = bounds[0] + (bounds[1] - bounds[0]) * sobol.draw(63).double()
+    pts = bounds[0] + (bounds[1] - bounds[0]) * unit_points.double()
     zs = torch.cat([z0.unsqueeze(0).double(), pts]).float()
     with torch.no_grad():
         y = -head(zs)[:, idx]  # minimise heat_ref
@@ -148,12 +149,11 @@ def run(run: str | None = None, out: Path | None = None, seed: int = 0, console:
         sobol = torch.quasirandom.SobolEngine(r.model.latent_dim, scramble=True, seed=seed)
         with console.status("optimising") as status, open(decodes_file, "a") as fh:
             for i, z0 in enumerate(z_starts):
-                pts_draw = sobol.draw(63)  # the Sobol sequence advances for every start, done or not
+                unit = sobol.draw(63)  # the Sobol sequence advances for every start, done or not
                 if starts[i].id in done:
                     continue
-                sobol_i = _Replay(pts_draw)
                 status.update(f"optimising start {i + 1}/{len(z_starts)}")
-                valid = select_candidates(r, space, z0, box, plaus, sobol_i, idx=idx, decodes=decodes, pool=pool,
+                valid = select_candidates(r, space, z0, box, plaus, unit, idx=idx, decodes=decodes, pool=pool,
                                           tr_length=tr_length, z_known=z_known, y_known=y_known, seed=seed + i)
                 done[starts[i].id] = valid
                 fh.write(json.dumps({"start": starts[i].id, "structures": [compact_structure(s) for s in valid]}) + "\n")
@@ -214,17 +214,6 @@ def run(run: str | None = None, out: Path | None = None, seed: int = 0, console:
     results["valid_decode_rate"] = float(np.mean([p["valid_decodes"] for p in per_start]) / decodes)
     write_results(out, results, _markdown(results))
     return out
-
-
-class _Replay:
-    """A Sobol engine stand-in that hands out one pre-drawn block (so a resumed run draws the same points)."""
-
-    def __init__(self, points: torch.Tensor):
-        self.points = points
-
-    def draw(self, n: int) -> torch.Tensor:
-        assert n == len(self.points), (n, len(self.points))
-        return self.points
 
 
 def _markdown(res: dict) -> str:
