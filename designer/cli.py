@@ -260,11 +260,11 @@ def _cell(v) -> str:
 
 @app.command()
 def benchmark(
-    name: str = typer.Argument(..., help="benchmark: perov5, perov5-opt, gfp, ehrlich, scorecard, beta-sweep, score-files, "
+    name: str = typer.Argument(..., help="benchmark: perov5, carbon24, mp20-subset, perov5-opt, gfp, ehrlich, scorecard, beta-sweep, score-files, "
                                "holdout, diagnose-misses, diagnose-step, stability, evaluators"),
     run: Optional[str] = typer.Option(None, "--run", help="run folder / model file / shipped name (default: the shipped model)"),
     out: Optional[Path] = typer.Option(None, "--out", help="results JSON (default results/<name>.json; a .md goes beside it)"),
-    samples: Optional[Path] = typer.Option(None, "--samples", help="perov5: judge these CIFs (a folder) instead of sampling a model; "
+    samples: Optional[Path] = typer.Option(None, "--samples", help="perov5, carbon24, mp20-subset: judge these CIFs (a folder) instead of sampling a model; "
                                            "score-files: a folder or .zip of CIFs (default $DESIGNER_SHARED/datasets/mattergen_cifs/cifs.zip, "
                                            "without DESIGNER_SHARED ../shared/... from the current folder)"),
     n_samples: Optional[int] = typer.Option(None, "--n-samples", min=1, help="prior samples (perov5/gfp: 10000; scorecard: 1000)"),
@@ -295,6 +295,8 @@ def benchmark(
     data: Optional[Path] = typer.Option(None, "--data", help="diagnose-misses: test crystals (default: the shipped perov_5 test.csv.gz)"),
     batch: Optional[int] = typer.Option(None, "--batch", min=1, help="diagnose-step: batch size (default 64)"),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, help="diagnose-step: training steps timed (default 3)"),
+    compare_one_shot: Optional[bool] = typer.Option(None, "--compare-one-shot/--no-compare-one-shot", help="perov5, "
+                                                    "carbon24, mp20-subset: also report the one-shot decode (default: on)"),
     refine_grid: Optional[str] = typer.Option(None, "--refine-grid", help="holdout: also decode with these settings, "
                                               "STEPS:START_SIGMA,... (e.g. 0:0.1,10:0.05,10:0.1; 0 steps = one-shot)"),
 ):
@@ -311,7 +313,8 @@ def benchmark(
         n_starts=n_starts, decodes=decodes, tr_length=tr_length, n_known=n_known, pool=pool, decodes_dir=decodes_dir,
         relax_top=relax_top,
         relax_steps=relax_steps, n_rows=n_rows, data=data, batch=batch, steps=steps,
-        refine_grid=refine_grid, limit=limit, second_opinion=second_opinion).items() if v is not None}
+        refine_grid=refine_grid, limit=limit, second_opinion=second_opinion,
+        compare_one_shot=compare_one_shot).items() if v is not None}
     if not jobs and "jobs" in benchmark_options(name):  # the default, and 0: every core
         given["jobs"] = os.cpu_count() or 1
     path = run_benchmark(name, console=console, **given)

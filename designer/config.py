@@ -45,10 +45,12 @@ class DataConfig(_Strict):
     cutoff: float = Field(7.0, gt=0, description="neighbour cutoff (Å) of the periodic graph")
     max_neighbors: int = Field(12, ge=1, description="keep the nearest max_neighbors within the cutoff")
     holdout_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    holdout: list[str] = Field(default_factory=list, description="crystals: a fixed holdout (files) for early stopping "
+                               "and model selection, instead of a seeded holdout_fraction of train")
     cache: bool = True
     sequences: SequenceDataConfig = Field(default_factory=SequenceDataConfig)
 
-    @field_validator("train", mode="before")
+    @field_validator("train", "holdout", mode="before")
     @classmethod
     def _one_or_many(cls, v):
         return [v] if isinstance(v, str) else v
@@ -294,6 +296,7 @@ def resolve_paths(cfg: PipelineConfig, base: Path) -> PipelineConfig:
     if ref is not None and ("/" in ref or "." in ref or (base / ref).exists()):
         seqs = seqs.model_copy(update={"reference": res(ref)})  # a path, not a literal sequence
     data = cfg.data.model_copy(update={"train": [res(p) for p in cfg.data.train], "sequences": seqs,
+                                       "holdout": [res(p) for p in cfg.data.holdout],
                                        "test": res(cfg.data.test) if cfg.data.test else None})
     return cfg.model_copy(update={"data": data})
 

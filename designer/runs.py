@@ -40,14 +40,22 @@ class Run:
         A shipped model records the paths of the machine it was trained on; when none of them
         exists here, the inputs of the shipped pipeline of the same name (package data) are used.
         """
-        found = [Path(p) for p in self.config.data.train if Path(p).exists()]
-        if found:
+        return self._data_paths("train")
+
+    def holdout_paths(self) -> list[Path]:
+        """The run's fixed holdout files (``data.holdout``) that exist here, found as ``training_paths``;
+        empty when the run held out a seeded ``data.holdout_fraction`` of its training rows instead."""
+        return self._data_paths("holdout")
+
+    def _data_paths(self, part: str) -> list[Path]:
+        found = [Path(p) for p in getattr(self.config.data, part) if Path(p).exists()]
+        if found or not getattr(self.config.data, part):
             return found
         shipped = pipeline_file(self.config.name)
         if shipped is None:
             return []
         cfg, _ = load_pipeline(shipped)
-        return [Path(p) for p in cfg.data.train if Path(p).exists()]
+        return [Path(p) for p in getattr(cfg.data, part) if Path(p).exists()]
 
 
 def save_model(path: Path, model: BetaVAE, cfg: PipelineConfig, meta: dict | None = None, half: bool = False) -> None:

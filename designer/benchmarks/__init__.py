@@ -23,6 +23,8 @@ from designer.errors import DesignerError
 BENCHMARKS: dict[str, tuple[str, str]] = {
     "perov5": ("designer.benchmarks.perov5", "run"),
     "perov5-opt": ("designer.benchmarks.perov5_opt", "run"),
+    "carbon24": ("designer.benchmarks.carbon24", "run"),
+    "mp20-subset": ("designer.benchmarks.mp20_subset", "run"),
     "gfp": ("designer.benchmarks.gfp", "run"),
     "ehrlich": ("designer.benchmarks.ehrlich", "run"),
     "scorecard": ("designer.benchmarks.scorecard", "run"),

@@ -53,9 +53,15 @@ def holdout_reconstruction(run: str, steps: int | None = None, start_sigma: floa
     paths = r.training_paths()
     if not paths:
         raise DesignerError(f"{r.path}: none of its training files exists here ({', '.join(cfg.data.train)})")
-    records = [x for p in paths for x in load_records(Path(p), [])]
-    _, held = holdout_split(len(records), cfg.data.holdout_fraction, cfg.seed)
-    records = [records[i] for i in held]
+    if cfg.data.holdout:  # a fixed holdout file
+        held_paths = r.holdout_paths()
+        if not held_paths:
+            raise DesignerError(f"{r.path}: none of its holdout files exists here ({', '.join(cfg.data.holdout)})")
+        records = [x for p in held_paths for x in load_records(Path(p), [])]
+    else:
+        records = [x for p in paths for x in load_records(Path(p), [])]
+        _, held = holdout_split(len(records), cfg.data.holdout_fraction, cfg.seed)
+        records = [records[i] for i in held]
     dec = reconstruct(r, records_to_data(r, records), refine_steps=steps)
     return reconstruction_metrics(dec.structures, [x.to_structure() for x in records])
 

@@ -154,7 +154,7 @@ def test_refinement_keeps_the_atoms_and_moves_coordinates_and_lattice():
 
 @pytest.mark.parametrize("steps", [0, 1, 7])
 def test_network_evaluations_are_counted_exactly(steps):
-    from designer.benchmarks.perov5 import _count_evaluations
+    from designer.benchmarks.cdvae_suite import _count_evaluations
 
     plugin = _plugin(steps)
     model = type("M", (), {"plugin": plugin})()
@@ -196,7 +196,7 @@ def test_tiny_train_sample_reconstruct_runs_through_the_refinement(tiny_run, tin
 
 
 def test_the_benchmark_counts_refined_and_one_shot_evaluations(tiny_loaded):
-    from designer.benchmarks.perov5 import _sampling
+    from designer.benchmarks.cdvae_suite import _sampling
 
     for steps in (tiny_loaded.model.plugin.refine_steps, 0):
         structures, speed, raw = _sampling(tiny_loaded, 9, seed=0, steps=steps, raw=False)

@@ -75,11 +75,17 @@ class CrystalDomain(Domain):
     def load_training_data(self, cfg, init=None) -> TrainingData:
         d = cfg.data
         vocab = ElementVocab(tuple(init.model.plugin.atomic_numbers.tolist())) if init is not None else None
-        _, data, vocab = load_graph_dataset([Path(p) for p in d.train], d.properties, vocab, d.cutoff,
+        _, data, vocab = load_graph_dataset([Path(p) for p in d.train + d.holdout], d.properties, vocab, d.cutoff,
                                             d.max_neighbors, d.max_atoms, d.cache)
-        tr, ho = _split(len(data), cfg)
-        return TrainingData(self.name, [data[i] for i in tr], [data[i] for i in ho],
-                            {"atomic_numbers": list(vocab.atomic_numbers)}, notes={"vocab_size": len(vocab)})
+        if d.holdout:  # a fixed holdout file: every training row trains (the vocabulary spans both, as it
+            # does when a fraction of train is held out)
+            n_train = sum(len(load_records(Path(p), d.properties, d.cache)) for p in d.train)
+            train, held, notes = data[:n_train], data[n_train:], {"holdout": "fixed"}
+        else:
+            tr, ho = _split(len(data), cfg)
+            train, held, notes = [data[i] for i in tr], [data[i] for i in ho], {}
+        return TrainingData(self.name, train, held, {"atomic_numbers": list(vocab.atomic_numbers)},
+                            notes={"vocab_size": len(vocab), **notes})
 
     def make_loader(self, items, batch_size: int, shuffle: bool = False, seed: int = 0, drop_last: bool = False,
                     weights=None):

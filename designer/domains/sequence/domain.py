@@ -65,6 +65,9 @@ class SequenceDomain(Domain):
 
     def load_training_data(self, cfg, init=None) -> TrainingData:
         d = cfg.data
+        if d.holdout:
+            raise ConfigError("data.holdout: a fixed holdout file is read for crystals only; sequences hold out a "
+                              "seeded data.holdout_fraction of data.train (remove data.holdout)")
         reference = aligned_reference(init) if init is not None else None
         pset = load_protein_set([Path(p) for p in d.train], d.properties, generate.sequence_options(cfg), reference,
                                 d.cache)
