@@ -21,6 +21,7 @@ point. Each verb imports its machinery (torch, Lightning, BoTorch: ~10 s) when i
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import warnings
@@ -35,6 +36,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from designer.errors import DesignerError
 
 SEED_MAX = 2**32 - 1  # numpy and torch take seeds in [0, 2**32)
+
+
+def _finite(value: float | None) -> float | None:
+    """An option callback: ``inf`` / ``nan`` pass click's range checks, so refuse them here (a usage error)."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number")
+    return value
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Inverse design of crystals and proteins: train a beta-VAE, sample, reconstruct, benchmark.")
 console = Console(stderr=True)
@@ -108,7 +116,7 @@ def sample(
     n: int = typer.Option(100, "-n", "--num", min=1, help="number of samples"),
     out: Path = typer.Option(..., "--out", help="output folder for CIFs and samples.csv"),
     seed: int = typer.Option(0, min=0, max=SEED_MAX, help="random seed of the prior draws"),
-    temperature: float = typer.Option(1.0, min=0.0, help="scale of the prior N(0, t^2 I)"),
+    temperature: float = typer.Option(1.0, min=0.0, callback=_finite, help="scale of the prior N(0, t^2 I)"),
     raw_decode: bool = typer.Option(False, "--raw-decode", help="crystals: each slot's most likely element (no charge-neutral "
                                     "re-ranking); proteins: allow gaps where the training alignment has none"),
     one_shot: bool = typer.Option(False, "--one-shot", help="crystals: decode with the one-shot stage only (no "
@@ -278,12 +286,12 @@ def benchmark(
     force: bool = typer.Option(False, "--force", help="ehrlich, beta-sweep: rerun runs whose results already exist"),
     pipeline: Optional[Path] = typer.Option(None, "--pipeline", help="beta-sweep: the pipeline to sweep; diagnose-step: the pipeline to time"),
     betas: Optional[str] = typer.Option(None, "--betas", help="beta-sweep: comma-separated betas (default 0.001,0.01,0.1,1,4)"),
-    minutes: Optional[float] = typer.Option(None, "--minutes", min=0.1, help="beta-sweep: wall-clock training budget per beta (default 20)"),
+    minutes: Optional[float] = typer.Option(None, "--minutes", min=0.1, callback=_finite, help="beta-sweep: wall-clock training budget per beta (default 20)"),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="beta-sweep: torch threads per training run"),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="beta-sweep: train every beta for this many epochs (capped by --minutes)"),
     n_starts: Optional[int] = typer.Option(None, "--n-starts", min=1, help="perov5-opt: start from the first N test crystals (default 100)"),
     decodes: Optional[int] = typer.Option(None, "--decodes", min=1, help="perov5-opt: decodes scored per start (default 10)"),
-    tr_length: Optional[float] = typer.Option(None, "--tr-length", min=0.0, help="perov5-opt: trust region around each start, x the latent box (default 1)"),
+    tr_length: Optional[float] = typer.Option(None, "--tr-length", min=0.0, callback=_finite, help="perov5-opt: trust region around each start, x the latent box (default 1)"),
     n_known: Optional[int] = typer.Option(None, "--n-known", min=0, help="perov5-opt: also give the GP the N training latents the head rates best (default 0)"),
     pool: Optional[int] = typer.Option(None, "--pool", min=1, help="perov5-opt: decodes screened by the head per start (default 40)"),
     decodes_dir: Optional[Path] = typer.Option(None, "--decodes-dir", help="perov5-opt: where each start's decodes are kept, so a rerun resumes (default runs/perov5_opt)"),
@@ -368,9 +376,35 @@ def _show_click_error(exc) -> None:
         rich_format_error(exc)
 
 
+def _unexpected(exc: BaseException, debug: bool) -> None:
+    """One line for an unexpected exception, its traceback in a log file (printed too with ``--debug``); exit 1."""
+    import datetime
+    import traceback
+
+    text = "".join(traceback.format_exception(exc))
+    if debug:
+        sys.stderr.write(text)
+    from designer.data.cache import cache_dir
+
+    log = cache_dir() / "logs" / f"error-{datetime.datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}.log"
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(f"{' '.join(sys.argv)}\n\n{text}")
+        where = f"traceback in {log}"
+    except OSError:
+        where = "the traceback could not be written to a log"
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    console.print(f"[red]error:[/] unexpected {type(exc).__name__}{': ' + first if first else ''} ({where}; "
+                  "rerun with --debug to print it; please report it)", markup=True, highlight=False, soft_wrap=True)
+    sys.exit(1)
+
+
 def main() -> None:
     """The console script: exit 0 on success, 2 on a DesignerError, 64 on a usage error, 1 on a bug."""
     _quiet()
+    debug = "--debug" in sys.argv[1:]  # anywhere on the line: print the traceback of an unexpected error
+    if debug:
+        sys.argv = [a for a in sys.argv if a != "--debug"]
     usage_error, click_error = _click_class("UsageError"), _click_class("ClickException")
     try:
         code = app(standalone_mode=False)  # click raises its errors instead of exiting, so they can be told apart
@@ -388,6 +422,15 @@ def main() -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         code = 130
+    except OSError as exc:  # a path that is a folder, exists, or cannot be written: name it
+        if exc.filename is None or debug:
+            _unexpected(exc, debug)
+        where = exc.filename if exc.filename2 is None else f"{exc.filename} -> {exc.filename2}"
+        console.print(f"[red]error:[/] {where}: {exc.strerror or exc}; check the path and its permissions",
+                      markup=True, highlight=False, soft_wrap=True)
+        sys.exit(EXIT_DATA_ERROR)
+    except Exception as exc:  # a bug, or an input not checked yet: one line and a log holding the traceback
+        _unexpected(exc, debug)
     if code == 130:  # typer turns Ctrl-C into Exit(130)
         console.print("interrupted")
     sys.exit(code if isinstance(code, int) else 0)

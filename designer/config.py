@@ -18,7 +18,7 @@ from designer.errors import ConfigError
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)  # beta: .inf is refused here
 
 
 class SequenceDataConfig(_Strict):

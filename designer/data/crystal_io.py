@@ -18,6 +18,7 @@ import pandas as pd
 from pymatgen.core import Composition, Element, Lattice, Structure
 from pymatgen.io.cif import CifParser
 
+from designer.data.cell_checks import cell_problem, cif_parameter_problem
 from designer.errors import DataError
 
 CIF_SUFFIXES = (".cif", ".mcif")
@@ -67,6 +68,9 @@ def canonicalize(structure, where: str):
                       if not 1 <= int(getattr(sp, "Z", 0) or 0) <= 118 or type(sp).__name__ == "DummySpecies"})
     if unknown:  # pymatgen reads an unknown symbol as a dummy species with a meaningless atomic number
         raise DataError(f"{where}: unknown element {unknown[0]!r}; use real element symbols (H to Og)")
+    problem = cell_problem(structure.lattice.matrix, len(structure))  # before any reduction or neighbour search
+    if problem:
+        raise DataError(f"{where}: {problem}; check the cell (lengths in Å, angles in degrees) or drop it")
     try:
         reduced = structure.get_reduced_structure(reduction_algo="niggli")
     except Exception as exc:  # degenerate cell
@@ -84,6 +88,9 @@ def parse_cif_text(text: str, where: str) -> list:
     """Parse CIF text into pymatgen structures (one per data block); DataError when unusable."""
     if not text or not text.strip():
         raise DataError(f"{where}: empty CIF; fix or drop it")
+    problem = cif_parameter_problem(text)
+    if problem:
+        raise DataError(f"{where}: {problem}; fix or drop it")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

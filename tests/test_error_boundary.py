@@ -1,0 +1,58 @@
+"""One error boundary in the CLI (issue 19): an unexpected exception is one line naming a log file
+that holds the traceback (``--debug`` prints it), a file-system error names its path, and a value
+that is not finite is refused where it enters."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+
+
+def test_an_unexpected_exception_is_one_line_with_a_log_holding_the_traceback(cli, monkeypatch, tmp_path):
+    def broken(*args, **kwargs):
+        raise RuntimeError("something inside broke\nsecond line")
+
+    monkeypatch.setattr("designer.benchmarks.run_benchmark", broken)
+    monkeypatch.setenv("DESIGNER_CACHE_DIR", str(tmp_path / "cache"))
+    res = cli("benchmark", "holdout")
+    assert res.code == 1
+    assert "Traceback" not in res.err
+    line = " ".join(res.err_lines)
+    assert "unexpected RuntimeError: something inside broke" in line and "second line" not in line
+    log = Path(re.search(r"traceback in (\S+?\.log)", line).group(1))
+    assert log.parent == tmp_path / "cache" / "logs"
+    text = log.read_text()
+    assert "Traceback (most recent call last)" in text and "in broken" in text and "benchmark holdout" in text
+
+
+def test_debug_prints_the_traceback(cli, monkeypatch, tmp_path):
+    def broken(*args, **kwargs):
+        raise ValueError("bad thing")
+
+    monkeypatch.setattr("designer.benchmarks.run_benchmark", broken)
+    monkeypatch.setenv("DESIGNER_CACHE_DIR", str(tmp_path / "cache"))
+    res = cli("benchmark", "holdout", "--debug")
+    assert res.code == 1 and "Traceback (most recent call last)" in res.err and "ValueError: bad thing" in res.err
+
+
+def test_an_out_folder_that_is_a_file_is_one_line_naming_it(cli, tiny_run, tmp_path):
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file the user keeps")
+    res = cli("sample", tiny_run, "-n", "2", "--out", blocker)
+    assert res.code == 2 and "Traceback" not in res.err
+    assert str(blocker) in res.err_lines[-1] and res.err_lines[-1].startswith("error:")
+    assert blocker.read_text() == "a file the user keeps"
+
+
+def test_a_folder_given_as_the_pipeline_file_is_one_line_naming_it(cli, tmp_path):
+    res = cli("train", tmp_path)
+    assert res.code == 2 and "Traceback" not in res.err and str(tmp_path) in res.err_lines[-1]
+
+
+def test_an_infinite_temperature_is_a_usage_error(cli, tiny_run, tmp_path):
+    res = cli("sample", tiny_run, "-n", "2", "--out", tmp_path / "s", "--temperature", "inf")
+    assert res.code == 64 and "not a finite number" in res.err
+    assert not (tmp_path / "s").exists()
+
+
