@@ -14,6 +14,7 @@ from designer.data.cache import cached
 from designer.data.crystal_graph import periodic_neighbors
 from designer.data.crystal_io import CrystalRecord, canonicalize, read_crystals
 from designer.data.lattice_symmetry import MAX_OPS, lattice_automorphisms
+from designer.data.label_checks import check_labels
 from designer.errors import DataError
 
 
@@ -128,6 +129,9 @@ def load_graph_dataset(
             {"kind": "crystal_graphs", "format": 2, "properties": list(properties), "cutoff": cutoff, "max_neighbors": max_neighbors},
             lambda recs=recs: build_graphs(recs, cutoff, max_neighbors), enabled=use_cache,
         )
+    if properties and records:
+        check_labels(np.array([[r.properties.get(p, np.nan) for p in properties] for r in records], dtype=float),
+                     properties, ", ".join(map(str, paths)), [r.source or r.id for r in records])
     vocab = vocab or ElementVocab.from_records(records)
     data = [to_data(r, g, vocab, properties) for r, g in zip(records, graphs)]
     return records, data, vocab

@@ -11,6 +11,7 @@ from torch.utils.data import Dataset
 
 from designer.data.cache import cached, content_hash
 from designer.data.protein_io import GAP, GAP_INDEX, TOKENS, UNKNOWN, UNKNOWN_INDEX, ReadReport, SequenceOptions, SequenceRecord, read_sequences
+from designer.data.label_checks import check_labels
 from designer.errors import DataError
 
 _LOOKUP = np.full(128, -1, dtype=np.int64)
@@ -130,6 +131,9 @@ def load_protein_set(paths: list[Path], properties: list[str], options: Sequence
         reference = reference or ref
         records += recs
         report.add(rep)
+    if properties and records:
+        check_labels(np.array([[r.properties.get(p, np.nan) for p in properties] for r in records], dtype=float),
+                     properties, ", ".join(map(str, paths)), [f"{', '.join(map(str, paths))}: {r.id}" for r in records])
     return to_protein_set(records, reference, properties, report)
 
 
