@@ -268,7 +268,7 @@ def _cell(v) -> str:
 
 @app.command()
 def benchmark(
-    name: str = typer.Argument(..., help="benchmark: perov5, carbon24, mp20-subset, perov5-opt, gfp, ehrlich, scorecard, beta-sweep, score-files, "
+    name: str = typer.Argument(..., help="benchmark: perov5, carbon24, mp20-subset, perov5-opt, carbon24-opt, gfp, ehrlich, scorecard, beta-sweep, score-files, "
                                "holdout, diagnose-misses, diagnose-step, stability, evaluators"),
     run: Optional[str] = typer.Option(None, "--run", help="run folder / model file / shipped name (default: the shipped model)"),
     out: Optional[Path] = typer.Option(None, "--out", help="results JSON (default results/<name>.json; a .md goes beside it)"),
@@ -289,12 +289,12 @@ def benchmark(
     minutes: Optional[float] = typer.Option(None, "--minutes", min=0.1, callback=_finite, help="beta-sweep: wall-clock training budget per beta (default 20)"),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="beta-sweep: torch threads per training run"),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="beta-sweep: train every beta for this many epochs (capped by --minutes)"),
-    n_starts: Optional[int] = typer.Option(None, "--n-starts", min=1, help="perov5-opt: start from the first N test crystals (default 100)"),
-    decodes: Optional[int] = typer.Option(None, "--decodes", min=1, help="perov5-opt: decodes scored per start (default 10)"),
-    tr_length: Optional[float] = typer.Option(None, "--tr-length", min=0.0, callback=_finite, help="perov5-opt: trust region around each start, x the latent box (default 1)"),
-    n_known: Optional[int] = typer.Option(None, "--n-known", min=0, help="perov5-opt: also give the GP the N training latents the head rates best (default 0)"),
-    pool: Optional[int] = typer.Option(None, "--pool", min=1, help="perov5-opt: decodes screened by the head per start (default 40)"),
-    decodes_dir: Optional[Path] = typer.Option(None, "--decodes-dir", help="perov5-opt: where each start's decodes are kept, so a rerun resumes (default runs/perov5_opt)"),
+    n_starts: Optional[int] = typer.Option(None, "--n-starts", min=1, help="perov5-opt, carbon24-opt: start from the first N test crystals (default 100)"),
+    decodes: Optional[int] = typer.Option(None, "--decodes", min=1, help="perov5-opt, carbon24-opt: decodes scored per start (default 10)"),
+    tr_length: Optional[float] = typer.Option(None, "--tr-length", min=0.0, callback=_finite, help="perov5-opt, carbon24-opt: trust region around each start, x the latent box (default 1)"),
+    n_known: Optional[int] = typer.Option(None, "--n-known", min=0, help="perov5-opt, carbon24-opt: also give the GP the N training latents the head rates best (default 0)"),
+    pool: Optional[int] = typer.Option(None, "--pool", min=1, help="perov5-opt, carbon24-opt: decodes screened by the head per start (default 40)"),
+    decodes_dir: Optional[Path] = typer.Option(None, "--decodes-dir", help="perov5-opt, carbon24-opt: where each start's decodes are kept, so a rerun resumes (default runs/perov5_opt, runs/carbon24_opt)"),
     relax_top: Optional[int] = typer.Option(None, "--relax-top", min=0, help="scorecard: relax the N best with CHGNet (default 20)"),
     relax_steps: Optional[int] = typer.Option(None, "--relax-steps", min=1, help="scorecard, stability: at most this many relaxation steps each (default 200)"),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="stability: only the first N rows of each set (a quick check, never for results/)"),
