@@ -156,6 +156,32 @@ def reconstruct(
     out_console.print(message)
 
 
+@app.command("predict-structure")
+def predict_structure(
+    formulas: list[str] = typer.Argument(..., help="formulas (SrTiO3: Z unknown, every multiple up to max_atoms "
+                                         "is tried; C8 or Sr2Ti2O6: that exact cell), or CSV files with a formula column"),
+    run: str = typer.Option(..., "--run", help="run folder, model file, or shipped crystal model name (e.g. perov5)"),
+    k: int = typer.Option(20, "-k", min=1, max=1000, help="structures per formula"),
+    out: Path = typer.Option(..., "--out", help="output folder: <formula>/<rank>.cif and predictions.csv"),
+    z: Optional[int] = typer.Option(None, "--z", min=1, help="formula units per cell for every formula (default: "
+                                    "the exact cell when the counts share a factor, else every multiple that fits)"),
+    prior_draws: int = typer.Option(2048, "--prior-draws", min=0, help="prior latents in the pool beside the "
+                                    "training latents"),
+    seed: int = typer.Option(0, min=0, max=SEED_MAX, help="random seed of the prior draws"),
+    energies: bool = typer.Option(True, "--energies/--no-energies", help="rank each formula's structures by CHGNet "
+                                  "energy per atom (else by the model's likelihood of the cell)"),
+    one_shot: bool = typer.Option(False, "--one-shot", help="decode without refinement steps, to compare"),
+):
+    """Crystal-structure prediction: k structures of exactly each composition, ranked by CHGNet energy."""
+    from designer.domains import get_domain
+    from designer.runs import load_run
+
+    r = load_run(run, one_shot=one_shot)
+    message = get_domain(r).predict_structure_files(r, formulas, out, k=k, z=z, prior_draws=prior_draws, seed=seed,
+                                                    energies=energies, log=lambda m: console.print(m))
+    out_console.print(message)
+
+
 @app.command()
 def design(
     pipeline: Path = typer.Argument(..., help="pipeline YAML file (its design: section sets the objective, rounds, constraints)"),
@@ -268,7 +294,7 @@ def _cell(v) -> str:
 
 @app.command()
 def benchmark(
-    name: str = typer.Argument(..., help="benchmark: perov5, carbon24, mp20-subset, perov5-opt, carbon24-opt, gfp, ehrlich, scorecard, beta-sweep, score-files, "
+    name: str = typer.Argument(..., help="benchmark: perov5, carbon24, mp20-subset, perov5-opt, carbon24-opt, perov5-csp, carbon24-csp, gfp, ehrlich, scorecard, beta-sweep, score-files, "
                                "holdout, diagnose-misses, diagnose-step, stability, evaluators"),
     run: Optional[str] = typer.Option(None, "--run", help="run folder / model file / shipped name (default: the shipped model)"),
     out: Optional[Path] = typer.Option(None, "--out", help="results JSON (default results/<name>.json; a .md goes beside it)"),
@@ -297,7 +323,9 @@ def benchmark(
     decodes_dir: Optional[Path] = typer.Option(None, "--decodes-dir", help="perov5-opt, carbon24-opt: where each start's decodes are kept, so a rerun resumes (default runs/perov5_opt, runs/carbon24_opt)"),
     relax_top: Optional[int] = typer.Option(None, "--relax-top", min=0, help="scorecard: relax the N best with CHGNet (default 20)"),
     relax_steps: Optional[int] = typer.Option(None, "--relax-steps", min=1, help="scorecard, stability: at most this many relaxation steps each (default 200)"),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="stability: only the first N rows of each set (a quick check, never for results/)"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="stability, perov5-csp, carbon24-csp: only the first N rows of each set (a quick check, never for results/)"),
+    k: Optional[int] = typer.Option(None, "-k", min=1, help="perov5-csp, carbon24-csp: structures per composition (default 20)"),
+    prior_draws: Optional[int] = typer.Option(None, "--prior-draws", min=0, help="perov5-csp, carbon24-csp: prior latents in the pool beside the training latents (default 2048)"),
     second_opinion: Optional[bool] = typer.Option(None, "--second-opinion/--no-second-opinion", help="stability: judge again with SevenNet-0 (default: on; skipped with a note without sevenn)"),
     n_rows: Optional[int] = typer.Option(None, "--n-rows", min=1, help="diagnose-misses: the first N rows of the test split (default 1000)"),
     data: Optional[Path] = typer.Option(None, "--data", help="diagnose-misses: test crystals (default: the shipped perov_5 test.csv.gz)"),
@@ -321,7 +349,7 @@ def benchmark(
         n_starts=n_starts, decodes=decodes, tr_length=tr_length, n_known=n_known, pool=pool, decodes_dir=decodes_dir,
         relax_top=relax_top,
         relax_steps=relax_steps, n_rows=n_rows, data=data, batch=batch, steps=steps,
-        refine_grid=refine_grid, limit=limit, second_opinion=second_opinion,
+        refine_grid=refine_grid, limit=limit, k=k, prior_draws=prior_draws, second_opinion=second_opinion,
         compare_one_shot=compare_one_shot).items() if v is not None}
     if not jobs and "jobs" in benchmark_options(name):  # the default, and 0: every core
         given["jobs"] = os.cpu_count() or 1

@@ -24,6 +24,8 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "perov5": ("designer.benchmarks.perov5", "run"),
     "perov5-opt": ("designer.benchmarks.perov5_opt", "run"),
     "carbon24-opt": ("designer.benchmarks.carbon24_opt", "run"),
+    "perov5-csp": ("designer.benchmarks.csp", "run_perov5"),
+    "carbon24-csp": ("designer.benchmarks.csp", "run_carbon24"),
     "carbon24": ("designer.benchmarks.carbon24", "run"),
     "mp20-subset": ("designer.benchmarks.mp20_subset", "run"),
     "gfp": ("designer.benchmarks.gfp", "run"),

@@ -186,6 +186,12 @@ class Domain:
 
     # ------------------------------------------------------------------ optimiser
 
+    def predict_structure_files(self, run, formulas: list[str], out: Path, k: int = 20, z: int | None = None,
+                                prior_draws: int = 2048, seed: int = 0, energies: bool = True,
+                                log: Callable[[str], None] = print) -> str:
+        """Crystal-structure prediction: ``k`` structures per formula written to ``out``."""
+        self._missing("structure prediction (predict-structure needs a crystal model)")
+
     def latent_space(self, run, constraints=None, seed: int = 0):
         """The ``designer.optimize.space.LatentSpace`` of a run with the design constraints."""
         self._missing("design")

@@ -94,7 +94,7 @@ class CrystalPlugin(nn.Module):
         out = {**decoded, "types": types}
         if self.refiner is None or steps <= 0:
             return out
-        n = decoded["num_atoms_logits"].argmax(-1) + 1
+        n = self.num_atoms(decoded)
         width = int(n.max())
         mask = torch.arange(width, device=n.device).unsqueeze(0) < n.unsqueeze(1)
         frac, raw = refine(self.refiner, decoded["z"], types[:, :width], mask, wrap_unit(decoded["frac"][:, :width]),
@@ -128,6 +128,14 @@ class CrystalPlugin(nn.Module):
         return denoising_terms(self.refiner, z, types, mask, frac, batch.lattice, self.refine_lattice_noise, generator=gen)
 
     @staticmethod
+    def num_atoms(decoded: dict[str, Tensor]) -> Tensor:
+        """``B`` atoms per structure: ``decoded["num_atoms"]`` where the caller fixed them (structure
+        prediction), else the most likely count of the decoder."""
+        if "num_atoms" in decoded:
+            return decoded["num_atoms"]
+        return decoded["num_atoms_logits"].argmax(-1) + 1
+
+    @staticmethod
     def slot_log_probs(decoded: dict[str, Tensor]) -> Tensor:
         """``B x S x V`` element log-scores of each slot: its own distribution times the decoded composition."""
         return torch.log_softmax(decoded["type_logits"], -1) + \
@@ -141,7 +149,7 @@ class CrystalPlugin(nn.Module):
             types: optional ``B x S`` vocabulary indices chosen by the caller (e.g. a charge-neutral
                 choice); default: ``decoded["types"]`` if present, else the most likely element of each slot.
         """
-        n = decoded["num_atoms_logits"].argmax(-1) + 1
+        n = self.num_atoms(decoded)
         lattice = params_to_lattice(decoded["lattice_params"]).cpu().numpy()
         if types is None:
             types = decoded["types"] if "types" in decoded else self.slot_log_probs(decoded).argmax(-1)
