@@ -325,7 +325,11 @@ def benchmark(
     relax_steps: Optional[int] = typer.Option(None, "--relax-steps", min=1, help="scorecard, stability: at most this many relaxation steps each (default 200)"),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="stability, perov5-csp, carbon24-csp: only the first N rows of each set (a quick check, never for results/)"),
     k: Optional[int] = typer.Option(None, "-k", min=1, help="perov5-csp, carbon24-csp: structures per composition (default 20)"),
+    split: Optional[str] = typer.Option(None, "--split", help="perov5-csp, carbon24-csp: test (default) or holdout (the run's holdout, kept out of the pool: to choose decode settings)"),
+    refine_steps: Optional[int] = typer.Option(None, "--refine-steps", min=0, max=49, help="perov5-csp, carbon24-csp: refinement steps (default: the model's)"),
+    start_sigma: Optional[float] = typer.Option(None, "--start-sigma", min=0.006, max=0.5, callback=_finite, help="perov5-csp, carbon24-csp: refinement start noise level (default: the model's)"),
     prior_draws: Optional[int] = typer.Option(None, "--prior-draws", min=0, help="perov5-csp, carbon24-csp: prior latents in the pool beside the training latents (default 2048)"),
+    training_latents: Optional[bool] = typer.Option(None, "--training-latents/--no-training-latents", help="perov5-csp, carbon24-csp: put the training crystals' latents in the pool (default: on)"),
     second_opinion: Optional[bool] = typer.Option(None, "--second-opinion/--no-second-opinion", help="stability: judge again with SevenNet-0 (default: on; skipped with a note without sevenn)"),
     n_rows: Optional[int] = typer.Option(None, "--n-rows", min=1, help="diagnose-misses: the first N rows of the test split (default 1000)"),
     data: Optional[Path] = typer.Option(None, "--data", help="diagnose-misses: test crystals (default: the shipped perov_5 test.csv.gz)"),
@@ -349,7 +353,7 @@ def benchmark(
         n_starts=n_starts, decodes=decodes, tr_length=tr_length, n_known=n_known, pool=pool, decodes_dir=decodes_dir,
         relax_top=relax_top,
         relax_steps=relax_steps, n_rows=n_rows, data=data, batch=batch, steps=steps,
-        refine_grid=refine_grid, limit=limit, k=k, prior_draws=prior_draws, second_opinion=second_opinion,
+        refine_grid=refine_grid, limit=limit, k=k, prior_draws=prior_draws, split=split, refine_steps=refine_steps, start_sigma=start_sigma, training_latents=training_latents, second_opinion=second_opinion,
         compare_one_shot=compare_one_shot).items() if v is not None}
     if not jobs and "jobs" in benchmark_options(name):  # the default, and 0: every core
         given["jobs"] = os.cpu_count() or 1
@@ -404,6 +408,13 @@ def _show_click_error(exc) -> None:
         rich_format_error(exc)
 
 
+def _error_line(message: str) -> None:
+    """``error: <message>`` on stderr, the message taken literally (a ``[lo, hi]`` in it is not markup)."""
+    from rich.markup import escape
+
+    console.print(f"[red]error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
+
+
 def _unexpected(exc: BaseException, debug: bool) -> None:
     """One line for an unexpected exception, its traceback in a log file (printed too with ``--debug``); exit 1."""
     import datetime
@@ -422,8 +433,8 @@ def _unexpected(exc: BaseException, debug: bool) -> None:
     except OSError:
         where = "the traceback could not be written to a log"
     first = (str(exc).strip().splitlines() or [""])[0][:300]
-    console.print(f"[red]error:[/] unexpected {type(exc).__name__}{': ' + first if first else ''} ({where}; "
-                  "rerun with --debug to print it; please report it)", markup=True, highlight=False, soft_wrap=True)
+    _error_line(f"unexpected {type(exc).__name__}{': ' + first if first else ''} ({where}; "
+                "rerun with --debug to print it; please report it)")
     sys.exit(1)
 
 
@@ -443,7 +454,7 @@ def main() -> None:
         _show_click_error(exc)
         sys.exit(exc.exit_code)
     except DesignerError as exc:
-        console.print(f"[red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+        _error_line(str(exc))
         sys.exit(EXIT_DATA_ERROR)
     except typer.Abort:
         console.print("aborted")
@@ -454,8 +465,7 @@ def main() -> None:
         if exc.filename is None or debug:
             _unexpected(exc, debug)
         where = exc.filename if exc.filename2 is None else f"{exc.filename} -> {exc.filename2}"
-        console.print(f"[red]error:[/] {where}: {exc.strerror or exc}; check the path and its permissions",
-                      markup=True, highlight=False, soft_wrap=True)
+        _error_line(f"{where}: {exc.strerror or exc}; check the path and its permissions")
         sys.exit(EXIT_DATA_ERROR)
     except Exception as exc:  # a bug, or an input not checked yet: one line and a log holding the traceback
         _unexpected(exc, debug)

@@ -253,7 +253,11 @@ def apply_overrides(raw: dict, overrides: list[str] | None) -> dict:
             node = node.setdefault(p, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"--set {item!r}: {p!r} is not a section")
-        node[parts[-1]] = yaml.safe_load(value)
+        try:
+            node[parts[-1]] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {item!r}: the value is not valid YAML ({getattr(exc, 'problem', exc)}); "
+                              "quote it or close its brackets, e.g. --set 'data.properties=[a, b]'") from None
     return raw
 
 
@@ -283,7 +287,10 @@ def validate(raw: dict, source: str = "pipeline") -> PipelineConfig:
     try:
         return PipelineConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc.errors()[0], source)) from None
+        errors = exc.errors()
+        # a typo (``dataa:``) also makes the real key missing: name the typo, which is the cause
+        typo = [e for e in errors if e["type"] == "extra_forbidden"]
+        raise ConfigError(_describe((typo or errors)[0], source)) from None
 
 
 def resolve_paths(cfg: PipelineConfig, base: Path) -> PipelineConfig:

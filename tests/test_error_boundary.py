@@ -56,3 +56,15 @@ def test_an_infinite_temperature_is_a_usage_error(cli, tiny_run, tmp_path):
     assert not (tmp_path / "s").exists()
 
 
+
+
+def test_a_message_holding_brackets_is_printed_literally(cli, tiny_pipeline, tmp_path):
+    # "[lo, hi]" looked like rich markup and vanished: "give  for direction"
+    import yaml
+
+    cfg = yaml.safe_load(tiny_pipeline.read_text())
+    prop = cfg["data"]["properties"][0]
+    res = cli("design", tiny_pipeline, "--set", f"design.objective={{property: {prop}, direction: target}}",
+              "--out", tmp_path / "out")
+    assert res.code == 2, res
+    assert "give [lo, hi] for direction: target" in " ".join(res.err_lines)

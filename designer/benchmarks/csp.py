@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from rich.console import Console
 
 from designer.benchmarks.csp_template import TemplateBaseline, _counts
 from designer.config import load_pipeline
 from designer.data.crystal_dataset import load_records
-from designer.domains.crystal.csp import StructurePredictor, cell_of
+from designer.data import holdout_split
+from designer.domains.crystal.csp import StructurePredictor, _training_latents, cell_of
 from designer.errors import DesignerError
 from designer.metrics._matching import RECON_MATCHER, match_structures
 from designer.metrics._parallel import parallel_map
@@ -88,31 +90,64 @@ def _paths(r, pipeline: str) -> tuple[list[Path], Path]:
     return train, test
 
 
+def _evaluation_set(r, spec: CSPSpec, split: str):
+    """``(records to predict, their source, training records for the pool and templates, their latents or None)``.
+
+    ``split="test"`` predicts the test part with every training crystal in the pool; ``"holdout"``
+    predicts the run's holdout (its fixed file, or the seeded fraction of its training rows), which
+    is then kept out of the pool and the templates, so that settings can be chosen without the test part.
+    """
+    train_paths, test_path = _paths(r, spec.pipeline)
+    if split == "test":
+        return load_records(test_path, []), str(test_path), None, None
+    if split != "holdout":
+        raise DesignerError(f"--split {split!r}: use test or holdout")
+    if r.config.data.holdout:
+        held = [x for p in r.holdout_paths() for x in load_records(Path(p), [])]
+        if not held:
+            raise DesignerError(f"{r.path}: none of its holdout files exists here ({', '.join(r.config.data.holdout)})")
+        return held, "the run's holdout file", None, None
+    records, mu = _training_latents(r)
+    keep, held = holdout_split(len(records), r.config.data.holdout_fraction, r.config.seed)
+    return ([records[i] for i in held], f"the seeded {r.config.data.holdout_fraction:.0%} holdout of the training rows",
+            [records[i] for i in keep], mu[torch.as_tensor(keep)])
+
+
 def run_csp(spec: CSPSpec, run: str | None = None, out: Path | None = None, k: int = 20, limit: int | None = None,
-            prior_draws: int = 2048, seed: int = 0, jobs: int = 1, console: Console | None = None) -> Path:
+            prior_draws: int = 2048, seed: int = 0, jobs: int = 1, split: str = "test", refine_steps: int | None = None,
+            start_sigma: float | None = None, training_latents: bool = True, console: Console | None = None) -> Path:
     """Predict ``k`` structures for each test composition (the first ``limit`` test crystals, default all),
-    judge ``k1`` / ``k<k>`` against the true crystals, and the template baseline beside it."""
+    judge ``k1`` / ``k<k>`` against the true crystals, and the template baseline beside it.
+
+    ``split="holdout"`` judges the run's holdout instead (kept out of the pool), to choose
+    ``refine_steps`` / ``start_sigma`` (default: the model's decode settings)."""
     console = console or Console(stderr=True)
-    out = Path(out or f"results/{spec.name}.json")
+    out = Path(out or (f"results/{spec.name}.json" if split == "test" else f"results/{spec.name}_holdout.json"))
     t0 = time.time()
     r = load_run(run or spec.pipeline)
-    train_paths, test_path = _paths(r, spec.pipeline)
-    test_records = load_records(test_path, [])
+    if start_sigma is not None:
+        r.model.plugin.refine_start_sigma = start_sigma
+    if refine_steps is not None:
+        r.model.plugin.refine_steps = refine_steps
+    test_records, source, pool_records, pool_mu = _evaluation_set(r, spec, split)
     vocab = set(r.model.plugin.atomic_numbers.tolist())
     known = [rec for rec in test_records if set(rec.atomic_numbers.tolist()) <= vocab
              and len(rec.atomic_numbers) <= r.config.data.max_atoms]
     skipped = len(test_records) - len(known)
     if not known:
-        raise DesignerError(f"{spec.benchmark}: none of the {len(test_records)} test crystals of {test_path} fits "
+        raise DesignerError(f"{spec.benchmark}: none of the {len(test_records)} test crystals of {source} fits "
                             f"the model {r.path} (elements or atom count); use a {spec.pipeline} run")
     known = known[:limit] if limit else known
     test = [rec.to_structure() for rec in known]
 
     console.print(f"building the latent pool (training latents + {prior_draws} prior draws)")
     t_pool = time.time()
-    predictor = StructurePredictor(r, prior_draws=prior_draws, seed=seed)
+    if pool_records is None:
+        pool_records, pool_mu = _training_latents(r)
+    predictor = StructurePredictor(r, prior_draws=prior_draws, seed=seed, use_training=training_latents,
+                                   training=(pool_records, pool_mu))
     pool_seconds = time.time() - t_pool
-    console.print(f"predicting {k} structures for each of {len(test)} test compositions")
+    console.print(f"predicting {k} structures for each of {len(test)} compositions ({source})")
     t_pred = time.time()
     preds = predictor.predict_many([[cell_of(s, rec.id)] for s, rec in zip(test, known)], k=k)
     predict_seconds = time.time() - t_pred
@@ -120,21 +155,21 @@ def run_csp(spec: CSPSpec, run: str | None = None, out: Path | None = None, k: i
     model_pairs = parallel_map(_judge, [(t, p.structures) for t, p in zip(test, preds)], n_jobs=jobs)
 
     console.print("template baseline")
-    train = [rec.to_structure() for p in train_paths for rec in load_records(p, [])]
-    baseline = TemplateBaseline(train)
+    baseline = TemplateBaseline([rec.to_structure() for rec in pool_records])
     t_tpl = time.time()
     tpl = [baseline.predict(_counts(s), k) for s in test]
     template_seconds = time.time() - t_tpl
     tpl_pairs = parallel_map(_judge, list(zip(test, tpl)), n_jobs=jobs)
+    test_path = source
 
     steps = r.model.plugin.refine_steps
     results = {
         "benchmark": spec.benchmark, "command": command_line(), "device": device_info(), "seed": seed,
         "model": {"path": str(r.path), "name": r.config.name, "refinement_steps": steps,
                   "refinement_start_sigma": r.model.plugin.refine_start_sigma},
-        "protocol": {"test_file": str(test_path), "n": len(test), "skipped_unknown_or_too_large": skipped,
+        "protocol": {"split": split, "test_file": str(test_path), "n": len(test), "skipped_unknown_or_too_large": skipped,
                      "k": k, "matcher": RECON_MATCHER, "prior_draws": prior_draws,
-                     "training_latents": int(len(predictor.z) - prior_draws),
+                     "training_latents": int(len(predictor.z) - prior_draws) if training_latents else 0,
                      "k1": "the first candidate in the predictor's own score order (one sample)",
                      f"k{k}": f"a match if any of the {k} matches; RMSE the smallest over the matching ones",
                      "template": "closest training crystal of the same anonymous formula, elements substituted, "
@@ -182,12 +217,18 @@ def _markdown(res: dict, spec: CSPSpec) -> str:
 
 
 def run_perov5(run: str | None = None, out: Path | None = None, k: int = 20, limit: int | None = None,
-               prior_draws: int = 2048, seed: int = 0, jobs: int = 1, console: Console | None = None) -> Path:
+               prior_draws: int = 2048, seed: int = 0, jobs: int = 1, split: str = "test",
+               refine_steps: int | None = None, start_sigma: float | None = None, training_latents: bool = True,
+               console: Console | None = None) -> Path:
     """``designer benchmark perov5-csp``."""
-    return run_csp(SPECS["perov5"], run, out, k, limit, prior_draws, seed, jobs, console)
+    return run_csp(SPECS["perov5"], run, out, k, limit, prior_draws, seed, jobs, split, refine_steps, start_sigma,
+                   training_latents, console)
 
 
 def run_carbon24(run: str | None = None, out: Path | None = None, k: int = 20, limit: int | None = None,
-                 prior_draws: int = 2048, seed: int = 0, jobs: int = 1, console: Console | None = None) -> Path:
+                 prior_draws: int = 2048, seed: int = 0, jobs: int = 1, split: str = "test",
+                 refine_steps: int | None = None, start_sigma: float | None = None, training_latents: bool = True,
+                 console: Console | None = None) -> Path:
     """``designer benchmark carbon24-csp``."""
-    return run_csp(SPECS["carbon24"], run, out, k, limit, prior_draws, seed, jobs, console)
+    return run_csp(SPECS["carbon24"], run, out, k, limit, prior_draws, seed, jobs, split, refine_steps, start_sigma,
+                   training_latents, console)

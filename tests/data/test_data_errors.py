@@ -303,6 +303,21 @@ def test_config_typo_names_the_closest_key(tmp_path, tiny_csv):
     assert "'train'" in msg
 
 
+def test_a_typo_of_a_required_key_is_named_as_the_typo(tmp_path, tiny_csv):
+    pipe = write_pipeline(tmp_path / "p.yaml", str(tiny_csv))
+    pipe.write_text(pipe.read_text().replace("\ndata:", "\ndataa:"))
+    with pytest.raises(ConfigError) as ei:
+        load_pipeline(pipe)
+    msg = assert_one_line(ei.value, str(pipe), "dataa")
+    assert "did you mean 'data'" in msg and "missing" not in msg
+
+
+def test_a_set_value_that_is_not_yaml_is_one_line(tiny_pipeline):
+    with pytest.raises(ConfigError) as ei:
+        load_pipeline(tiny_pipeline, ["train.epochs=[1"])
+    assert_one_line(ei.value, "train.epochs=[1", "not valid YAML")
+
+
 def test_nested_config_typo(tmp_path, tiny_csv):
     pipe = write_pipeline(tmp_path / "p.yaml", str(tiny_csv), model={"latnet_dim": 4})
     with pytest.raises(ConfigError) as ei:
