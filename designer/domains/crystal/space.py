@@ -5,9 +5,12 @@ from __future__ import annotations
 import numpy as np
 from torch import Tensor
 
+from pymatgen.core import Element
+
 from designer.config import ConstraintsConfig
 from designer.data import graph_for_structure
 from designer.domains.base import predict_with_head
+from designer.errors import ConfigError
 from designer.domains.crystal.generate import decode_latents, encode, vocab_of
 from designer.metrics import StructureIndex, composition_validity, structure_validity
 from designer.optimize.space import Candidate
@@ -18,12 +21,31 @@ def crystal_key(structure) -> tuple:
     return (structure.composition.reduced_formula, len(structure), round(structure.volume / len(structure), 1))
 
 
+def check_element_constraints(c: ConstraintsConfig, known: list[str]) -> None:
+    """``allowed_elements`` / ``forbidden_elements`` must be elements the model can decode (ConfigError naming them).
+
+    An allowed element outside the model's vocabulary would make every candidate fail the
+    constraint after the whole search; a forbidden one would forbid nothing, which hides a typo.
+    """
+    for key, values in (("allowed_elements", c.allowed_elements or []), ("forbidden_elements", c.forbidden_elements)):
+        odd = [v for v in values if v not in known]
+        if odd:
+            not_elements = [v for v in odd if not Element.is_valid_symbol(v)]
+            what = (f"{', '.join(map(repr, not_elements))} {'is' if len(not_elements) == 1 else 'are'} not an element"
+                    if not_elements else f"the model never decodes {', '.join(odd)}")
+            raise ConfigError(f"design.constraints.{key}: {what}; the model knows {len(known)} elements "
+                              f"({', '.join(known[:30])}{', ...' if len(known) > 30 else ''})")
+    if c.allowed_elements is not None and not set(c.allowed_elements) - set(c.forbidden_elements):
+        raise ConfigError("design.constraints: every allowed element is also forbidden; nothing could be proposed")
+
+
 class CrystalSpace:
     """A crystal run's latent space with element and size constraints."""
 
     def __init__(self, run, constraints: ConstraintsConfig | None = None):
         self.run = run
         self.constraints = constraints or ConstraintsConfig()
+        check_element_constraints(self.constraints, vocab_of(run).symbols())
         self.latent_dim = run.model.latent_dim
         self.property_names = list(run.config.data.properties)
         self._index = StructureIndex()  # known and decoded structures -> their keys

@@ -1,0 +1,33 @@
+"""design.constraints.allowed_elements / forbidden_elements must be elements the model decodes (issue 19)."""
+
+from __future__ import annotations
+
+import pytest
+
+from designer.config import ConstraintsConfig
+from designer.domains.crystal.space import CrystalSpace, check_element_constraints
+from designer.errors import ConfigError
+
+KNOWN = ["O", "Sr", "Ti"]
+
+
+@pytest.mark.parametrize("constraints, words", [
+    ({"allowed_elements": ["Xx"]}, "'Xx' is not an element"),
+    ({"allowed_elements": ["O", "Fe"]}, "never decodes Fe"),
+    ({"forbidden_elements": ["Qq"]}, "'Qq' is not an element"),
+    ({"allowed_elements": ["O"], "forbidden_elements": ["O"]}, "every allowed element is also forbidden"),
+])
+def test_an_element_constraint_the_model_cannot_meet_is_one_line(constraints, words):
+    with pytest.raises(ConfigError) as info:
+        check_element_constraints(ConstraintsConfig(**constraints), KNOWN)
+    assert words in str(info.value) and "\n" not in str(info.value)
+
+
+def test_constraints_within_the_vocabulary_pass():
+    check_element_constraints(ConstraintsConfig(allowed_elements=["O", "Ti"], forbidden_elements=["Sr"]), KNOWN)
+    check_element_constraints(ConstraintsConfig(), KNOWN)
+
+
+def test_the_latent_space_refuses_before_any_search(tiny_loaded):
+    with pytest.raises(ConfigError, match="design.constraints.allowed_elements: 'Xx'"):
+        CrystalSpace(tiny_loaded, ConstraintsConfig(allowed_elements=["Xx"]))
