@@ -120,7 +120,8 @@ class TrainConfig(_Strict):
     max_minutes: Optional[float] = Field(None, gt=0, description="wall-clock budget; training stops cleanly when spent")
     stage: Literal["all", "refiner"] = Field("all", description="refiner: train only the crystal decoder's refinement "
                                              "stage on a model given with --init-from, everything else frozen")
-    accelerator: str = "auto"
+    accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = Field(
+        "auto", description="auto: a GPU when there is one; a named one must exist here")
     devices: int = Field(1, ge=1)
     threads: Optional[int] = Field(None, ge=1)
 

@@ -68,3 +68,27 @@ def test_a_message_holding_brackets_is_printed_literally(cli, tiny_pipeline, tmp
               "--out", tmp_path / "out")
     assert res.code == 2, res
     assert "give [lo, hi] for direction: target" in " ".join(res.err_lines)
+
+
+def test_an_accelerator_this_machine_lacks_is_one_line_before_any_data_is_read(cli, tiny_pipeline, tmp_path, monkeypatch):
+    from designer.training import hardware
+
+    monkeypatch.setattr(hardware, "available_accelerators", lambda: {"cpu": 1})
+    res = cli("train", tiny_pipeline, "--set", "train.accelerator=gpu", "--out", tmp_path / "run")
+    errors = [line for line in res.err_lines if line.startswith("error:")]
+    assert res.code == 2 and len(errors) == 1 and "Traceback" not in res.err, res
+    assert "train.accelerator: 'gpu' is not available" in errors[0] and "cpu" in res.err
+    assert not (tmp_path / "run").exists()
+
+
+def test_more_devices_than_present_is_refused(monkeypatch):
+    import pytest
+
+    from designer.errors import ConfigError
+    from designer.training import hardware
+
+    monkeypatch.setattr(hardware, "available_accelerators", lambda: {"cpu": 1, "gpu": 2, "cuda": 2})
+    hardware.check_accelerator("gpu", 2)
+    hardware.check_accelerator("auto", 8)
+    with pytest.raises(ConfigError, match="train.devices: 4 gpu devices asked, 2 here"):
+        hardware.check_accelerator("gpu", 4)

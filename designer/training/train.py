@@ -11,6 +11,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from designer.training.hardware import check_accelerator
 from designer.config import PipelineConfig, dump
 from designer.errors import DesignerError
 from designer.io.atomic import atomic_write, atomic_write_text
@@ -75,6 +76,7 @@ def train(cfg: PipelineConfig, run_dir: Path, init_from: str | None = None, resu
     Returns:
         path of the exported ``model.pt`` (the holdout-selected best weights).
     """
+    check_accelerator(cfg.train.accelerator, cfg.train.devices)  # before any data is read
     set_threads(cfg)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     init = load_run(init_from) if init_from else None
