@@ -13,13 +13,16 @@ import lightning as L
 import torch
 from designer.training.hardware import check_accelerator
 from designer.config import PipelineConfig, dump
-from designer.errors import DesignerError
+from designer.errors import DataError, DesignerError
 from designer.io.atomic import atomic_write, atomic_write_text
 from designer.models.vae import active_units, kl_per_dim
 from designer.domains import get_domain
 from designer.runs import build_model, load_run, save_model
 from designer.training.datasets import fit_data_scales, load_training_data, make_loader
 from designer.training.module import LitBetaVAE
+
+
+MIN_TRAINING_ROWS = 4  # a fresh model fits its scales (spreads) on the training rows
 
 
 def set_threads(cfg: PipelineConfig) -> None:
@@ -86,6 +89,10 @@ def train(cfg: PipelineConfig, run_dir: Path, init_from: str | None = None, resu
         cfg = _inherit_architecture(cfg, init)
     data = load_training_data(cfg, init)
     train_data, holdout = data.train, data.holdout
+    if init is None and len(train_data) < MIN_TRAINING_ROWS:
+        raise DataError(f"{', '.join(map(str, cfg.data.train))}: {len(train_data) + len(holdout)} usable rows, "
+                        f"{len(holdout)} of them held out, leave {len(train_data)} to train on; a fresh model needs "
+                        f"at least {MIN_TRAINING_ROWS}: add data, or fine-tune a trained model with --init-from")
 
     model = build_model(cfg, data.plugin_args)  # this pipeline's loss settings ...
     if init is not None:  # ... on the inherited architecture and weights

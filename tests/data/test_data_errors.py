@@ -481,3 +481,12 @@ def test_dataset_csv_reads_cleanly(tmp_path):
         assert (r.frac_coords >= 0).all() and (r.frac_coords < 1).all()
         assert np.linalg.det(r.lattice) > 0
         assert r.properties["heat_ref"] == pytest.approx(h)
+
+
+def test_two_rows_are_too_few_to_train_a_fresh_model_and_no_run_folder_is_left(tmp_path, tiny_df, cli):
+    data = write_csv(tiny_df.iloc[:2], tmp_path / "two.csv")
+    pipe = write_pipeline(tmp_path / "p.yaml", str(data))
+    res = cli("train", pipe, "--out", tmp_path / "run")
+    line = assert_cli_error(res, "two.csv", only_line=False)  # after the "training ... ->" line
+    assert "2 usable rows" in line and "--init-from" in line
+    assert not (tmp_path / "run").exists()

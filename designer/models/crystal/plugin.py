@@ -61,7 +61,8 @@ class CrystalPlugin(nn.Module):
     def fit_scales(self, lattices: Tensor) -> None:
         """Set the lattice loss scales from the training lattices (``n x 3 x 3``)."""
         p = lattice_to_params(lattices)
-        self.lattice_scale.copy_(p.std(0).clamp(min=0.02))
+        spread = p.std(0) if len(p) > 1 else torch.zeros_like(p[0])  # one lattice has no spread: the floor
+        self.lattice_scale.copy_(spread.clamp(min=0.02))
 
     def encode_features(self, batch) -> Tensor:
         return self.encoder(batch)
