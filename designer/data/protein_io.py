@@ -229,6 +229,17 @@ def read_reference(reference: str, where: str = "data.sequences.reference") -> s
     return seq
 
 
+NUCLEOTIDES = set("ACGTUN")
+
+
+def _refuse_nucleotides(path: Path, records: list) -> None:
+    """DataError when the sequences read as DNA/RNA (every row only A, C, G, T, U, N, at least 20 letters)."""
+    letters = [set(r.sequence) - {GAP, UNKNOWN} for r in records]
+    if records and all(x and x <= NUCLEOTIDES for x in letters) and max(len(r.sequence) for r in records) >= 20:
+        raise DataError(f"{path}: the sequences look like DNA/RNA (only A, C, G, T/U, N); translate them to "
+                        "protein first (e.g. Bio.Seq.Seq(dna).translate())")
+
+
 def make_aligner():
     aligner = PairwiseAligner()
     aligner.mode = "global"
@@ -463,7 +474,14 @@ def read_sequences(path: str | Path, properties: list[str], options: SequenceOpt
         raise DataError(f"{path}: no usable sequence ({report.summary()})")
     if reference is None and options.reference is not None:
         reference = read_reference(options.reference)
+    _refuse_nucleotides(path, records)
     lengths = {len(r.sequence) for r in records}
+    if options.align is False and fmt not in ("a3m", "mutations") and (
+            len(lengths) > 1 or (reference is not None and lengths != {len(reference)})):
+        widths = sorted(lengths | ({len(reference)} if reference is not None else set()))
+        raise DataError(f"{path}: data.sequences.align is false, but the sequences (and reference) have "
+                        f"{len(widths)} lengths ({widths[0]}-{widths[-1]}); set align: true, or leave it out, "
+                        "to align them to the reference")
     if fmt in ("a3m", "mutations"):
         if reference is not None and lengths != {len(reference)}:
             raise DataError(f"{path}: alignment width {lengths.pop()} differs from the {len(reference)}-residue "

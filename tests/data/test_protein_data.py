@@ -495,3 +495,23 @@ def test_fasta_round_trip(tmp_path):
     assert math.isnan(records[1].properties["score"]) and records[1].properties["elbo"] == 0.5
     again, _, report = read(path, ["elbo"])
     assert [r.sequence for r in again] == ["MKTAYIAKQR", "MKTAYIAKQA"] and report.kept == 2
+
+
+def test_align_false_with_unequal_lengths_is_refused_not_recut(tmp_path):
+    # 237, 150 and 240 residues were joined and re-cut into 3 x 209 columns
+    seqs = ["M" + "KLVA" * 59, "M" + "KLVA" * 37 + "K", "M" + "KLVA" * 59 + "KLV"]
+    path = write(tmp_path / "mixed.fasta", "".join(f">s{i}\n{s}\n" for i, s in enumerate(seqs)))
+    with pytest.raises(DataError) as info:
+        read(path, align=False)
+    msg = str(info.value)
+    assert str(path) in msg and "align is false" in msg and "align: true" in msg and "\n" not in msg
+    records, _, _ = read(path)  # the default aligns them instead
+    assert len({len(r.sequence) for r in records}) == 1
+
+
+def test_dna_is_not_read_as_protein(tmp_path):
+    path = write(tmp_path / "gfp_dna.fasta", ">wt\nATGAGTAAAGGAGAAGAACTTTTCACTGGAGTTGTCCCAATT\n>v1\nATGAGTAAAGGCGAAGAACTTTTC\n")
+    with pytest.raises(DataError, match="look like DNA/RNA"):
+        read(path)
+    protein = write(tmp_path / "short.fasta", ">p\nACGTACGTAC\n")  # short runs of those letters are still protein
+    assert read(protein)[0][0].sequence == "ACGTACGTAC"
