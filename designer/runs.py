@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,8 +96,11 @@ def resolve(run: str | Path) -> Path:
 def load_run(run: str | Path, map_location: str = "cpu", one_shot: bool = False) -> Run:
     """Load a run; ``one_shot`` decodes without the crystal decoder's refinement stage (``model.refine_steps = 0``)."""
     path = resolve(run)
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=False)
+    try:  # weights_only: a model file is tensors and plain data, and nothing in it can run code
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:
+        raise DesignerError(f"{path}: refused: the model file holds objects other than tensors and plain data "
+                            "(designer never writes such files; a pickle can run code); use a file from designer train") from None
     except Exception as exc:
         raise DesignerError(f"{path}: cannot read the model file ({type(exc).__name__}); retrain or pick another run") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:

@@ -92,3 +92,24 @@ def test_more_devices_than_present_is_refused(monkeypatch):
     hardware.check_accelerator("auto", 8)
     with pytest.raises(ConfigError, match="train.devices: 4 gpu devices asked, 2 here"):
         hardware.check_accelerator("gpu", 4)
+
+
+class _Payload:
+    """A pickle that would run code when loaded (``__reduce__``)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_a_model_file_with_a_code_payload_is_refused_without_running_it(cli, tmp_path):
+    import torch
+
+    marker = tmp_path / "payload-ran"
+    bad = tmp_path / "model.pt"
+    torch.save({"format": "designer-model/1", "config": {}, "state_dict": {}, "x": _Payload(marker)}, bad)
+    res = cli("sample", bad, "-n", "1", "--out", tmp_path / "out")
+    assert res.code == 2 and "refused" in res.err and str(bad) in " ".join(res.err_lines), res
+    assert not marker.exists() and not (tmp_path / "out").exists()

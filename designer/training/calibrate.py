@@ -27,7 +27,7 @@ def calibrate_run(run: str, out: str | None = None) -> dict:
     report = {r.config.data.properties[j]: v for j, v in r.model.property_head.calibrate(mu, y).items()}
     meta = {**r.meta, "uncertainty_calibration": report}
     target = Path(out) if out else r.path
-    half = any(v.dtype == torch.float16 for v in torch.load(r.path, map_location="cpu", weights_only=False)["state_dict"].values())
+    half = any(v.dtype == torch.float16 for v in torch.load(r.path, map_location="cpu", weights_only=True)["state_dict"].values())
     save_model(target, r.model, r.config, meta, half=half)  # keep the file's precision
     return report
 
