@@ -13,6 +13,7 @@ from typing import Any, Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from designer.io.text import read_text
 from designer.domains import domain_names
 from designer.errors import ConfigError
 
@@ -272,7 +273,7 @@ def load_pipeline(path: str | Path, overrides: list[str] | None = None) -> tuple
     if not path.exists():
         raise ConfigError(f"{path}: no such pipeline file; see pipelines/ for examples")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(read_text(path)) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""

@@ -18,8 +18,9 @@ import pandas as pd
 from pymatgen.core import Composition, Element, Lattice, Structure
 from pymatgen.io.cif import CifParser
 
+from designer.io.text import open_text, read_text
 from designer.data.cell_checks import cell_problem, cif_parameter_problem
-from designer.errors import DataError
+from designer.errors import DataError, DesignerError
 
 CIF_SUFFIXES = (".cif", ".mcif")
 
@@ -122,7 +123,9 @@ def _check_numeric(value, name: str, where: str) -> float:
 def read_crystal_csv(path: Path, properties: list[str], id_column: str | None = None) -> list[CrystalRecord]:
     """Read a CDVAE-style CSV (``cif`` column, property columns, an unnamed index column)."""
     try:
-        df = pd.read_csv(path, index_col=None)
+        df = pd.read_csv(open_text(path), index_col=None)
+    except DesignerError:
+        raise
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty; give a CSV with a 'cif' column") from None
     except Exception as exc:
@@ -156,7 +159,12 @@ def _read_properties_table(folder: Path, properties: list[str]) -> dict[str, dic
     table = folder / "properties.csv"
     if not properties or not table.exists():
         return {}
-    df = pd.read_csv(table)
+    try:
+        df = pd.read_csv(open_text(table))
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{table}: the file is empty; give an 'id' column and the property columns") from None
+    except pd.errors.ParserError as exc:
+        raise DataError(f"{table}: cannot read the CSV ({str(exc).strip().splitlines()[0]})") from None
     if "id" not in df.columns:
         raise DataError(f"{table}: needs an 'id' column naming each CIF file's stem")
     missing = [p for p in properties if p not in df.columns]
@@ -172,10 +180,7 @@ def read_cif_files(paths: list[Path], properties: list[str], table: dict | None 
     records = []
     table = table or {}
     for path in paths:
-        try:
-            text = path.read_text(errors="replace")
-        except OSError as exc:
-            raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+        text = read_text(path, lenient=True)  # gzip / UTF-16 sniffed; a Latin-1 author name does not matter
         structures = parse_cif_text(text, str(path))
         for k, s in enumerate(structures):
             rid = path.stem if len(structures) == 1 else f"{path.stem}_{k}"

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import difflib
-import gzip
 import io
 import math
 import re
@@ -31,6 +30,7 @@ from Bio import SeqIO
 from Bio.Align import PairwiseAligner, substitution_matrices
 from Bio.Seq import Seq
 
+from designer.io.text import open_text
 from designer.errors import ConfigError, DataError
 
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
@@ -110,9 +110,7 @@ class SequenceOptions:
 
 
 def _open_text(path: Path):
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+    return open_text(path)  # gzip sniffed, UTF-8 / UTF-16, one line for anything else
 
 
 def _base_suffix(path: Path) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from designer.io.text import open_text
 from designer.design.data import known_data
 from designer.design.export import candidate_rows, export_candidates
 from designer.design.scorecard import score_rows
@@ -170,7 +171,7 @@ def _observe(run: Run, folder: Path, path: Path, log) -> int:
     state = load_state(folder)
     if not path.exists():
         raise DataError(f"{path}: no such measurements file")
-    with open(path, newline="", encoding="utf-8") as f:
+    with open_text(path) as f:  # gzip / UTF-8 / UTF-16 sniffed
         reader = csv.DictReader(f)
         header = reader.fieldnames or []
         rows = list(reader)
