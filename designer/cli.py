@@ -329,6 +329,7 @@ def benchmark(
     refine_steps: Optional[int] = typer.Option(None, "--refine-steps", min=0, max=49, help="perov5-csp, carbon24-csp: refinement steps (default: the model's)"),
     start_sigma: Optional[float] = typer.Option(None, "--start-sigma", min=0.006, max=0.5, callback=_finite, help="perov5-csp, carbon24-csp: refinement start noise level (default: the model's)"),
     prior_draws: Optional[int] = typer.Option(None, "--prior-draws", min=0, help="perov5-csp, carbon24-csp: prior latents in the pool beside the training latents (default 2048)"),
+    templates: Optional[int] = typer.Option(None, "--templates", min=0, help="perov5-csp, carbon24-csp: substituted training prototypes encoded per composition as extra candidates (default 0)"),
     training_latents: Optional[bool] = typer.Option(None, "--training-latents/--no-training-latents", help="perov5-csp, carbon24-csp: put the training crystals' latents in the pool (default: on)"),
     second_opinion: Optional[bool] = typer.Option(None, "--second-opinion/--no-second-opinion", help="stability: judge again with SevenNet-0 (default: on; skipped with a note without sevenn)"),
     n_rows: Optional[int] = typer.Option(None, "--n-rows", min=1, help="diagnose-misses: the first N rows of the test split (default 1000)"),
@@ -353,7 +354,7 @@ def benchmark(
         n_starts=n_starts, decodes=decodes, tr_length=tr_length, n_known=n_known, pool=pool, decodes_dir=decodes_dir,
         relax_top=relax_top,
         relax_steps=relax_steps, n_rows=n_rows, data=data, batch=batch, steps=steps,
-        refine_grid=refine_grid, limit=limit, k=k, prior_draws=prior_draws, split=split, refine_steps=refine_steps, start_sigma=start_sigma, training_latents=training_latents, second_opinion=second_opinion,
+        refine_grid=refine_grid, limit=limit, k=k, prior_draws=prior_draws, split=split, refine_steps=refine_steps, start_sigma=start_sigma, training_latents=training_latents, templates=templates, second_opinion=second_opinion,
         compare_one_shot=compare_one_shot).items() if v is not None}
     if not jobs and "jobs" in benchmark_options(name):  # the default, and 0: every core
         given["jobs"] = os.cpu_count() or 1

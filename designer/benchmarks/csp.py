@@ -4,7 +4,7 @@ Each test crystal's composition and atom count are given; ``designer.domains.cry
 20 structures in its own score order. ``k1`` judges the first one only (a single sample, not the
 best of several); ``k20`` counts a match if any of the 20 matches, with the smallest RMS of the
 matching ones (DiffCSP's rule). The matcher is DESIGN section 5's StructureMatcher (stol 0.5,
-angle_tol 10, ltol 0.3). In the same run, the template baseline (``csp_template``: the closest
+angle_tol 10, ltol 0.3). In the same run, the template baseline (``domains.crystal.templates``: the closest
 training crystal of the same prototype, elements substituted, volume rescaled) is judged the same way.
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from designer.benchmarks.csp_template import TemplateBaseline, _counts
+from designer.domains.crystal.templates import TemplateBaseline, counts_of
 from designer.config import load_pipeline
 from designer.data.crystal_dataset import load_records
 from designer.data import holdout_split
@@ -115,7 +115,8 @@ def _evaluation_set(r, spec: CSPSpec, split: str):
 
 def run_csp(spec: CSPSpec, run: str | None = None, out: Path | None = None, k: int = 20, limit: int | None = None,
             prior_draws: int = 2048, seed: int = 0, jobs: int = 1, split: str = "test", refine_steps: int | None = None,
-            start_sigma: float | None = None, training_latents: bool = True, console: Console | None = None) -> Path:
+            start_sigma: float | None = None, training_latents: bool = True, templates: int = 0,
+            console: Console | None = None) -> Path:
     """Predict ``k`` structures for each test composition (the first ``limit`` test crystals, default all),
     judge ``k1`` / ``k<k>`` against the true crystals, and the template baseline beside it.
 
@@ -145,7 +146,7 @@ def run_csp(spec: CSPSpec, run: str | None = None, out: Path | None = None, k: i
     if pool_records is None:
         pool_records, pool_mu = _training_latents(r)
     predictor = StructurePredictor(r, prior_draws=prior_draws, seed=seed, use_training=training_latents,
-                                   training=(pool_records, pool_mu))
+                                   training=(pool_records, pool_mu), templates=templates)
     pool_seconds = time.time() - t_pool
     console.print(f"predicting {k} structures for each of {len(test)} compositions ({source})")
     t_pred = time.time()
@@ -157,7 +158,7 @@ def run_csp(spec: CSPSpec, run: str | None = None, out: Path | None = None, k: i
     console.print("template baseline")
     baseline = TemplateBaseline([rec.to_structure() for rec in pool_records])
     t_tpl = time.time()
-    tpl = [baseline.predict(_counts(s), k) for s in test]
+    tpl = [baseline.predict(counts_of(s), k) for s in test]
     template_seconds = time.time() - t_tpl
     tpl_pairs = parallel_map(_judge, list(zip(test, tpl)), n_jobs=jobs)
     test_path = source
@@ -170,6 +171,7 @@ def run_csp(spec: CSPSpec, run: str | None = None, out: Path | None = None, k: i
         "protocol": {"split": split, "test_file": str(test_path), "n": len(test), "skipped_unknown_or_too_large": skipped,
                      "k": k, "matcher": RECON_MATCHER, "prior_draws": prior_draws,
                      "training_latents": int(len(predictor.z) - prior_draws) if training_latents else 0,
+                     "template_latents_per_cell": templates,
                      "k1": "the first candidate in the predictor's own score order (one sample)",
                      f"k{k}": f"a match if any of the {k} matches; RMSE the smallest over the matching ones",
                      "template": "closest training crystal of the same anonymous formula, elements substituted, "
@@ -219,16 +221,16 @@ def _markdown(res: dict, spec: CSPSpec) -> str:
 def run_perov5(run: str | None = None, out: Path | None = None, k: int = 20, limit: int | None = None,
                prior_draws: int = 2048, seed: int = 0, jobs: int = 1, split: str = "test",
                refine_steps: int | None = None, start_sigma: float | None = None, training_latents: bool = True,
-               console: Console | None = None) -> Path:
+               templates: int = 0, console: Console | None = None) -> Path:
     """``designer benchmark perov5-csp``."""
     return run_csp(SPECS["perov5"], run, out, k, limit, prior_draws, seed, jobs, split, refine_steps, start_sigma,
-                   training_latents, console)
+                   training_latents, templates, console)
 
 
 def run_carbon24(run: str | None = None, out: Path | None = None, k: int = 20, limit: int | None = None,
                  prior_draws: int = 2048, seed: int = 0, jobs: int = 1, split: str = "test",
                  refine_steps: int | None = None, start_sigma: float | None = None, training_latents: bool = True,
-                 console: Console | None = None) -> Path:
+                 templates: int = 0, console: Console | None = None) -> Path:
     """``designer benchmark carbon24-csp``."""
     return run_csp(SPECS["carbon24"], run, out, k, limit, prior_draws, seed, jobs, split, refine_steps, start_sigma,
-                   training_latents, console)
+                   training_latents, templates, console)

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pymatgen.core import Lattice, Structure
 
-from designer.benchmarks.csp_template import TemplateBaseline, best_mapping
+from designer.domains.crystal.templates import TemplateBaseline, best_mapping
 from designer.domains.crystal.csp import Cell, StructurePredictor, assign_elements, parse_formula, score_cell
 from designer.errors import DataError
 

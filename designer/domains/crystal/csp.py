@@ -33,7 +33,9 @@ from torch import Tensor
 
 from designer.data.crystal_dataset import load_graph_dataset
 from designer.domains.crystal import generate
-from designer.errors import DataError
+from designer.data import graph_for_structure
+from designer.domains.crystal.templates import TemplateBaseline
+from designer.errors import DataError, DesignerError
 
 @dataclass(frozen=True)
 class Cell:
@@ -236,9 +238,13 @@ class StructurePredictor:
         prior_draws: seeded prior latents added to the training latents.
         use_training: whether the training crystals' latents are in the pool.
         training: ``(records, P_t x d latents)`` of the training crystals, when the caller has them.
+        templates: per cell, this many substituted training prototypes (``templates.TemplateBaseline``)
+            are encoded and scored beside the pool, so a known structure type with the target's
+            elements can be chosen and then adapted by the decoder (0: none).
     """
 
-    def __init__(self, run, prior_draws: int = 2048, seed: int = 0, use_training: bool = True, training=None):
+    def __init__(self, run, prior_draws: int = 2048, seed: int = 0, use_training: bool = True, training=None,
+                 templates: int = 0):
         self.run = run
         plugin = run.model.plugin
         self.vocab = [int(a) for a in plugin.atomic_numbers.tolist()]
@@ -246,9 +252,14 @@ class StructurePredictor:
         self.max_atoms = int(run.config.data.max_atoms)
         self.training_records = []
         zs, self.sources = [], []
-        if use_training:
+        self.n_templates = templates
+        self.templates = None
+        if use_training or templates:
             records, mu = training if training is not None else _training_latents(run)
             self.training_records = records
+            if templates:
+                self.templates = TemplateBaseline([r.to_structure() for r in records])
+        if use_training:
             zs.append(mu.cpu())
             self.sources += [f"training {r.id}" for r in records]
         if prior_draws:
@@ -269,29 +280,60 @@ class StructurePredictor:
 
     def predict_many(self, formulas: list[str | list[Cell]], k: int = 20, refine_steps: int | None = None,
                      batch_size: int = 1024) -> list[Prediction]:
-        """``predict`` for many formulas, ranked one by one and decoded together in batches."""
+        """``predict`` for many formulas, ranked one by one and decoded together in batches.
+
+        A candidate is ``(score, latent, source)``: pool latents by index into ``self.z``, template
+        latents (``templates > 0``) encoded here for each cell.
+        """
+        groups = [self.cells(f) if isinstance(f, str) else list(f) for f in formulas]
+        extra = self._template_latents([c for cells in groups for c in cells])
         plans = []
-        for formula in formulas:
-            cells = self.cells(formula) if isinstance(formula, str) else list(formula)
+        for formula, cells in zip(formulas, groups):
             ranked = []
             for c in cells:
                 cell_types = np.array([self.index[a] for a in c.atomic_numbers()], dtype=np.int64)
                 idx, score, types = score_cell(self.num_atoms_logp, self.slot_logp, cell_types, k)
-                ranked += [(float(sc), int(i), c, t) for i, sc, t in zip(idx, score, types)]
+                ranked += [(float(sc), self.z[int(i)], self.sources[int(i)], c, t) for i, sc, t in zip(idx, score, types)]
+                z_t, src_t, na_t, sl_t = extra.get(c, (None, [], None, None))
+                if z_t is not None:
+                    idx, score, types = score_cell(na_t, sl_t, cell_types, k)
+                    ranked += [(float(sc), z_t[int(i)], src_t[int(i)], c, t) for i, sc, t in zip(idx, score, types)]
             ranked.sort(key=lambda x: -x[0])
             plans.append((formula if isinstance(formula, str) else cells[0].label, ranked[:k]))
         flat = [x for _, ranked in plans for x in ranked]
-        z = self.z[[i for _, i, _, _ in flat]]
-        structures = decode_cells(self.run, z, [c for _, _, c, _ in flat], [t for *_, t in flat], refine_steps,
-                                  batch_size)
+        z = torch.stack([x[1] for x in flat]) if flat else self.z[:0]
+        structures = decode_cells(self.run, z, [x[3] for x in flat], [x[4] for x in flat], refine_steps, batch_size)
         out, at = [], 0
         for label, ranked in plans:
             m = len(ranked)
-            out.append(Prediction(label, structures[at: at + m], [c for _, _, c, _ in ranked],
-                                  np.array([sc for sc, *_ in ranked]), [self.sources[i] for _, i, _, _ in ranked],
-                                  z[at: at + m]))
+            out.append(Prediction(label, structures[at: at + m], [x[3] for x in ranked], np.array([x[0] for x in ranked]),
+                                  [x[2] for x in ranked], z[at: at + m]))
             at += m
         return out
+
+    def _template_latents(self, cells: list[Cell]) -> dict:
+        """Cell -> ``(m x d latents, m sources, m x S, m x S x V scores)`` of its encoded templates."""
+        if self.templates is None or not self.n_templates:
+            return {}
+        d = self.run.config.data
+        vocab = generate.vocab_of(self.run)
+        graphs, owners, sources = [], [], []
+        for c in dict.fromkeys(cells):  # each distinct cell once
+            for i, s in self.templates.ranked(dict(c.counts), self.n_templates):
+                try:
+                    graphs.append(graph_for_structure(s, vocab, d.cutoff, d.max_neighbors, where=f"template of {c.formula}"))
+                except DesignerError:  # a rescaled template outside the cell limits: not a candidate
+                    continue
+                owners.append(c)
+                sources.append(f"template {self.training_records[i].id}")
+        if not graphs:
+            return {}
+        mu = generate.encode(self.run, graphs)[0].cpu()
+        na, sl = pool_scores(self.run, mu)
+        rows: dict[Cell, list[int]] = {}
+        for j, o in enumerate(owners):
+            rows.setdefault(o, []).append(j)
+        return {c: (mu[r], [sources[j] for j in r], na[r], sl[r]) for c, r in rows.items()}
 
 
 def cell_of(structure, label: str = "") -> Cell:

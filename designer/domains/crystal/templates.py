@@ -1,11 +1,13 @@
-"""The template baseline of the CSP benchmarks: a training crystal of the same prototype, its elements swapped.
+"""Template structures for a composition: a training crystal of the same prototype, its elements swapped.
 
 For a target cell, the templates are the training crystals with the same atom counts per element
 role (the anonymous formula of the whole cell: ``(1, 1, 3)`` for a 5-atom ABX3). The target's
 elements are put on the template's roles (within a group of roles of equal count, the assignment
 that brings the elements closest), the template whose elements are closest to the target's comes
 first (ties keep file order), and the volume is rescaled to the sum of per-element volumes fitted
-on the training set (non-negative least squares of cell volume on element counts). No model is used.
+on the training set (non-negative least squares of cell volume on element counts). No model is
+used: the CSP benchmarks judge it as a baseline, and the structure predictor encodes its templates
+as extra latents for the composition (``csp.StructurePredictor(templates=...)``).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def signature(counts: dict[int, int]) -> tuple[int, ...]:
     return tuple(sorted(counts.values()))
 
 
-def _counts(structure: Structure) -> dict[int, int]:
+def counts_of(structure: Structure) -> dict[int, int]:
     out: dict[int, int] = defaultdict(int)
     for site in structure:
         out[site.specie.Z] += 1
@@ -68,7 +70,7 @@ class TemplateBaseline:
 
     def __init__(self, training: list[Structure]):
         self.training = training
-        self.counts = [_counts(s) for s in training]
+        self.counts = [counts_of(s) for s in training]
         self.by_signature: dict[tuple, list[int]] = defaultdict(list)
         for i, c in enumerate(self.counts):
             self.by_signature[signature(c)].append(i)
@@ -90,6 +92,10 @@ class TemplateBaseline:
 
     def predict(self, counts: dict[int, int], k: int = 20) -> list[Structure]:
         """Up to ``k`` substituted templates, closest first (empty when no training crystal has the prototype)."""
+        return [s for _, s in self.ranked(counts, k)]
+
+    def ranked(self, counts: dict[int, int], k: int = 20) -> list[tuple[int, Structure]]:
+        """``predict`` with each template's index in the training list."""
         ranked = []
         for i in self.by_signature.get(signature(counts), []):
             mapping, dist = best_mapping(counts, self.counts[i])
@@ -101,5 +107,5 @@ class TemplateBaseline:
             s = self.training[i].copy()
             s.replace_species({Element.from_Z(a): Element.from_Z(b) for a, b in mapping.items() if a != b})
             s.scale_lattice(target_volume)
-            out.append(s)
+            out.append((i, s))
         return out
