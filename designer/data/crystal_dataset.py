@@ -137,8 +137,13 @@ def load_graph_dataset(
     return records, data, vocab
 
 
-def graph_for_structure(structure, vocab: ElementVocab, cutoff: float, max_neighbors: int, properties=(), where="input"):
-    """Canonicalise a pymatgen structure and build its ``Data`` (for encoding structures made in memory)."""
+def graph_for_structure(structure, vocab: ElementVocab, cutoff: float, max_neighbors: int, properties=(), where="input",
+                        max_atoms: int | None = None):
+    """Canonicalise a pymatgen structure and build its ``Data`` (for encoding structures made in memory).
+
+    ``max_atoms``: the model's limit, checked before any neighbour search (DataError naming ``where``)."""
     lattice, frac, z = canonicalize(structure, where)
     rec = CrystalRecord(where, lattice, frac, z, {}, where)
+    if max_atoms is not None:
+        check_records([rec], max_atoms)
     return to_data(rec, build_graph(rec, cutoff, max_neighbors), vocab, list(properties))

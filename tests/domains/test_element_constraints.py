@@ -31,3 +31,20 @@ def test_constraints_within_the_vocabulary_pass():
 def test_the_latent_space_refuses_before_any_search(tiny_loaded):
     with pytest.raises(ConfigError, match="design.constraints.allowed_elements: 'Xx'"):
         CrystalSpace(tiny_loaded, ConstraintsConfig(allowed_elements=["Xx"]))
+
+
+def test_a_seed_or_between_cif_with_more_atoms_than_max_atoms_is_refused_naming_it(tiny_loaded, tiny_structures, tmp_path):
+    from designer.domains import get_domain
+    from designer.errors import DataError
+
+    big = tiny_structures[0].copy()
+    n = tiny_loaded.config.data.max_atoms // len(big) + 1
+    big.make_supercell([n, 1, 1])
+    path = tmp_path / "big.cif"
+    big.to(filename=str(path))
+    domain = get_domain(tiny_loaded)
+    space = domain.latent_space(tiny_loaded)
+    with pytest.raises(DataError) as info:
+        domain.item_latent(tiny_loaded, space, str(path), "--between")
+    msg = str(info.value)
+    assert "--between" in msg and "big.cif" in msg and f"more than max_atoms={tiny_loaded.config.data.max_atoms}" in msg

@@ -321,7 +321,8 @@ class StructurePredictor:
         for c in dict.fromkeys(cells):  # each distinct cell once
             for i, s in self.templates.ranked(dict(c.counts), self.n_templates):
                 try:
-                    graphs.append(graph_for_structure(s, vocab, d.cutoff, d.max_neighbors, where=f"template of {c.formula}"))
+                    graphs.append(graph_for_structure(s, vocab, d.cutoff, d.max_neighbors,
+                                                      where=f"template of {c.formula}", max_atoms=d.max_atoms))
                 except DesignerError:  # a rescaled template outside the cell limits: not a candidate
                     continue
                 owners.append(c)

@@ -187,10 +187,10 @@ class CrystalDomain(Domain):
         if not p.exists():
             raise DesignerError(f"{where}: {item}: no such CIF file")
         rec = read_crystals(p, [])[0]
-        return space.encode([rec.to_structure()])
+        return space.encode([rec.to_structure()], [f"{where}: {item}"])
 
     def encode_observed(self, run, items: list[str], wheres: list[str], base: Path) -> np.ndarray:
-        structures = []
+        structures, names = [], []
         for item, where in zip(items, wheres):
             p = Path(item) if Path(item).is_absolute() else base / item
             if not p.exists():
@@ -199,7 +199,8 @@ class CrystalDomain(Domain):
                 structures.append(read_crystals(p, [])[0].to_structure())
             except DesignerError as exc:
                 raise DataError(f"{where}: {exc}") from None
-        return CrystalSpace(run).encode(structures).cpu().numpy()
+            names.append(f"{where}: cif {item}")
+        return CrystalSpace(run).encode(structures, names).cpu().numpy()
 
     # ------------------------------------------------------------------ candidates
 

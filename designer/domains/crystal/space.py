@@ -71,11 +71,13 @@ class CrystalSpace:
             self._index.add(s, k)
         return k
 
-    def encode(self, structures: list) -> Tensor:
+    def encode(self, structures: list, wheres: list[str] | None = None) -> Tensor:
+        """``n x d`` posterior means; ``wheres`` name the structures in errors (an unknown element, too many atoms)."""
         d = self.run.config.data
         vocab = vocab_of(self.run)
-        graphs = [graph_for_structure(s, vocab, d.cutoff, d.max_neighbors, where=f"candidate {i}")
-                  for i, s in enumerate(structures)]
+        wheres = wheres or [f"candidate {i}" for i in range(len(structures))]
+        graphs = [graph_for_structure(s, vocab, d.cutoff, d.max_neighbors, where=w, max_atoms=d.max_atoms)
+                  for s, w in zip(structures, wheres)]
         return encode(self.run, graphs)[0]
 
     def violation(self, s) -> str | None:
