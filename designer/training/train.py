@@ -11,14 +11,16 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from designer.training.hardware import check_accelerator
+import yaml
+
 from designer.config import PipelineConfig, dump
-from designer.errors import DataError, DesignerError
+from designer.errors import ConfigError, DataError, DesignerError
 from designer.io.atomic import atomic_write, atomic_write_text
 from designer.models.vae import active_units, kl_per_dim
 from designer.domains import get_domain
 from designer.runs import build_model, load_run, save_model
 from designer.training.datasets import fit_data_scales, load_training_data, make_loader
+from designer.training.hardware import check_accelerator
 from designer.training.module import LitBetaVAE
 
 
@@ -70,6 +72,56 @@ def encode_posteriors(model, data, domain: str, batch_size: int = 512) -> tuple[
     return torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs])
 
 
+def _differences(old, new, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two nested dicts."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [d for k in sorted(set(old) | set(new))
+                for d in _differences(old.get(k), new.get(k), f"{prefix}.{k}" if prefix else str(k))]
+    return [] if old == new else [prefix]
+
+
+def _lookup(d, dotted: str):
+    for part in dotted.split("."):
+        d = d.get(part) if isinstance(d, dict) else None
+    return d
+
+
+def _shaping(cfg: dict) -> dict:
+    """The settings of a config dict that shape the network."""
+    data = cfg.get("data") or {}
+    return {"model": cfg.get("model"), "data": {k: data.get(k) for k in ("properties", "max_atoms")}}
+
+
+def check_resume(run_dir: Path, cfg: PipelineConfig, model) -> None:
+    """``--resume`` must rebuild the run's own network: one line naming a changed setting or weight, else nothing.
+
+    The settings that shape the network (``model``, ``data.properties``, ``data.max_atoms``) are
+    compared with the run's ``config.yaml``; the checkpoint's weight shapes with the new model's.
+    """
+    saved_cfg = run_dir / "config.yaml"
+    if saved_cfg.exists():
+        old, new = _shaping(yaml.safe_load(saved_cfg.read_text()) or {}), _shaping(yaml.safe_load(dump(cfg)))
+        keys = _differences(old, new)
+        if keys:
+            k = keys[0]
+            raise ConfigError(f"--resume {run_dir}: {k} is {_lookup(new, k)!r} here but {_lookup(old, k)!r} in the "
+                              "run's config.yaml; resume with the run's settings, or train into a new --out")
+    try:
+        state = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+    except Exception as exc:
+        raise DataError(f"--resume {run_dir}: cannot read checkpoints/last.ckpt ({type(exc).__name__}); "
+                        "train into a new --out") from None
+    own = {f"model.{k}": v.shape for k, v in model.state_dict().items()}
+    for k, v in state.items():
+        if k in own and tuple(own[k]) != tuple(v.shape):
+            raise ConfigError(f"--resume {run_dir}: weight {k} is {tuple(v.shape)} in the checkpoint but "
+                              f"{tuple(own[k])} for this pipeline; resume with the run's settings, or train into a new --out")
+    missing = sorted(set(own) - set(state))
+    if missing:
+        raise ConfigError(f"--resume {run_dir}: the checkpoint has no weight {missing[0]}; resume with the run's "
+                          "settings, or train into a new --out")
+
+
 def train(cfg: PipelineConfig, run_dir: Path, init_from: str | None = None, resume: bool = False,
           progress: bool = True, notify=None) -> Path:
     """Train and write ``run_dir`` (config.yaml, model.pt, logs/version_N/metrics.csv, kl_per_dim.csv, summary.json).
@@ -108,6 +160,9 @@ def train(cfg: PipelineConfig, run_dir: Path, init_from: str | None = None, resu
     if cfg.train.stage == "refiner":
         _freeze_all_but_refiner(model)
     model.train()
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if resume and last.exists():
+        check_resume(run_dir, cfg, model)
 
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "config.yaml", dump(cfg))
@@ -130,7 +185,6 @@ def train(cfg: PipelineConfig, run_dir: Path, init_from: str | None = None, resu
         enable_progress_bar=progress, enable_model_summary=False, log_every_n_steps=10,
         deterministic=False, num_sanity_val_steps=0,
     )
-    last = run_dir / "checkpoints" / "last.ckpt"
     start = time.time()
     trainer.fit(lit, train_loader, val_loader, ckpt_path=str(last) if resume and last.exists() else None)
     minutes = (time.time() - start) / 60
