@@ -167,6 +167,8 @@ def predict_structure(
                                     "the exact cell when the counts share a factor, else every multiple that fits)"),
     prior_draws: int = typer.Option(2048, "--prior-draws", min=0, help="prior latents in the pool beside the "
                                     "training latents"),
+    templates: int = typer.Option(8, "--templates", min=0, help="training prototypes of the same anonymous formula, "
+                                  "elements substituted, encoded as extra candidates per cell (0: none)"),
     seed: int = typer.Option(0, min=0, max=SEED_MAX, help="random seed of the prior draws"),
     energies: bool = typer.Option(True, "--energies/--no-energies", help="rank each formula's structures by CHGNet "
                                   "energy per atom (else by the model's likelihood of the cell)"),
@@ -178,7 +180,8 @@ def predict_structure(
 
     r = load_run(run, one_shot=one_shot)
     message = get_domain(r).predict_structure_files(r, formulas, out, k=k, z=z, prior_draws=prior_draws, seed=seed,
-                                                    energies=energies, log=lambda m: console.print(m))
+                                                    energies=energies, templates=templates,
+                                                    log=lambda m: console.print(m))
     out_console.print(message)
 
 
@@ -329,7 +332,7 @@ def benchmark(
     refine_steps: Optional[int] = typer.Option(None, "--refine-steps", min=0, max=49, help="perov5-csp, carbon24-csp: refinement steps (default: the model's)"),
     start_sigma: Optional[float] = typer.Option(None, "--start-sigma", min=0.006, max=0.5, callback=_finite, help="perov5-csp, carbon24-csp: refinement start noise level (default: the model's)"),
     prior_draws: Optional[int] = typer.Option(None, "--prior-draws", min=0, help="perov5-csp, carbon24-csp: prior latents in the pool beside the training latents (default 2048)"),
-    templates: Optional[int] = typer.Option(None, "--templates", min=0, help="perov5-csp, carbon24-csp: substituted training prototypes encoded per composition as extra candidates (default 0)"),
+    templates: Optional[int] = typer.Option(None, "--templates", min=0, help="perov5-csp, carbon24-csp: substituted training prototypes encoded per composition as extra candidates (default 8)"),
     training_latents: Optional[bool] = typer.Option(None, "--training-latents/--no-training-latents", help="perov5-csp, carbon24-csp: put the training crystals' latents in the pool (default: on)"),
     second_opinion: Optional[bool] = typer.Option(None, "--second-opinion/--no-second-opinion", help="stability: judge again with SevenNet-0 (default: on; skipped with a note without sevenn)"),
     n_rows: Optional[int] = typer.Option(None, "--n-rows", min=1, help="diagnose-misses: the first N rows of the test split (default 1000)"),

@@ -22,7 +22,7 @@ from designer.domains.crystal.templates import TemplateBaseline, counts_of
 from designer.config import load_pipeline
 from designer.data.crystal_dataset import load_records
 from designer.data import holdout_split
-from designer.domains.crystal.csp import StructurePredictor, _training_latents, cell_of
+from designer.domains.crystal.csp import DEFAULT_TEMPLATES, StructurePredictor, _training_latents, cell_of
 from designer.errors import DesignerError
 from designer.metrics._matching import RECON_MATCHER, match_structures
 from designer.metrics._parallel import parallel_map
@@ -115,7 +115,7 @@ def _evaluation_set(r, spec: CSPSpec, split: str):
 
 def run_csp(spec: CSPSpec, run: str | None = None, out: Path | None = None, k: int = 20, limit: int | None = None,
             prior_draws: int = 2048, seed: int = 0, jobs: int = 1, split: str = "test", refine_steps: int | None = None,
-            start_sigma: float | None = None, training_latents: bool = True, templates: int = 0,
+            start_sigma: float | None = None, training_latents: bool = True, templates: int = DEFAULT_TEMPLATES,
             console: Console | None = None) -> Path:
     """Predict ``k`` structures for each test composition (the first ``limit`` test crystals, default all),
     judge ``k1`` / ``k<k>`` against the true crystals, and the template baseline beside it.
@@ -221,7 +221,7 @@ def _markdown(res: dict, spec: CSPSpec) -> str:
 def run_perov5(run: str | None = None, out: Path | None = None, k: int = 20, limit: int | None = None,
                prior_draws: int = 2048, seed: int = 0, jobs: int = 1, split: str = "test",
                refine_steps: int | None = None, start_sigma: float | None = None, training_latents: bool = True,
-               templates: int = 0, console: Console | None = None) -> Path:
+               templates: int = DEFAULT_TEMPLATES, console: Console | None = None) -> Path:
     """``designer benchmark perov5-csp``."""
     return run_csp(SPECS["perov5"], run, out, k, limit, prior_draws, seed, jobs, split, refine_steps, start_sigma,
                    training_latents, templates, console)
@@ -230,7 +230,7 @@ def run_perov5(run: str | None = None, out: Path | None = None, k: int = 20, lim
 def run_carbon24(run: str | None = None, out: Path | None = None, k: int = 20, limit: int | None = None,
                  prior_draws: int = 2048, seed: int = 0, jobs: int = 1, split: str = "test",
                  refine_steps: int | None = None, start_sigma: float | None = None, training_latents: bool = True,
-                 templates: int = 0, console: Console | None = None) -> Path:
+                 templates: int = DEFAULT_TEMPLATES, console: Console | None = None) -> Path:
     """``designer benchmark carbon24-csp``."""
     return run_csp(SPECS["carbon24"], run, out, k, limit, prior_draws, seed, jobs, split, refine_steps, start_sigma,
                    training_latents, templates, console)

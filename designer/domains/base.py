@@ -187,7 +187,7 @@ class Domain:
     # ------------------------------------------------------------------ optimiser
 
     def predict_structure_files(self, run, formulas: list[str], out: Path, k: int = 20, z: int | None = None,
-                                prior_draws: int = 2048, seed: int = 0, energies: bool = True,
+                                prior_draws: int = 2048, seed: int = 0, energies: bool = True, templates: int = 8,
                                 log: Callable[[str], None] = print) -> str:
         """Crystal-structure prediction: ``k`` structures per formula written to ``out``."""
         self._missing("structure prediction (predict-structure needs a crystal model)")

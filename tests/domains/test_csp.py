@@ -89,7 +89,16 @@ def test_every_prediction_has_exactly_the_asked_composition(predictor, tiny_stru
     for s in pred.structures:
         assert s.composition == target.composition  # atom count and elements fixed
     assert list(pred.scores) == sorted(pred.scores, reverse=True)  # the first is the best-scored latent
-    assert set(pred.sources) <= {"prior"} | {f"training {r.id}" for r in predictor.training_records}
+    ids = [r.id for r in predictor.training_records]
+    assert set(pred.sources) <= {"prior"} | {f"{kind} {i}" for i in ids for kind in ("training", "template")}
+
+
+def test_template_latents_are_the_substituted_prototypes_of_the_cell(tiny_loaded, tiny_structures):
+    target = tiny_structures[2]
+    pred = StructurePredictor(tiny_loaded, prior_draws=0, use_training=False, templates=3).predict(
+        target.composition.formula.replace(" ", ""), k=3)
+    assert pred.sources and all(s.startswith("template ") for s in pred.sources)  # the only candidates
+    assert all(s.composition == target.composition for s in pred.structures)
 
 
 def test_the_pool_holds_each_training_latent_once_and_the_seeded_prior_draws(predictor, tiny_loaded, tiny_structures):
@@ -97,7 +106,7 @@ def test_the_pool_holds_each_training_latent_once_and_the_seeded_prior_draws(pre
     assert len(predictor.z) == n_train + 64 and predictor.sources.count("prior") == 64
     again = StructurePredictor(tiny_loaded, prior_draws=64, seed=0)
     assert torch.equal(again.z, predictor.z)  # seeded
-    prior_only = StructurePredictor(tiny_loaded, prior_draws=16, seed=1, use_training=False)
+    prior_only = StructurePredictor(tiny_loaded, prior_draws=16, seed=1, use_training=False, templates=0)
     pred = prior_only.predict(tiny_structures[0].composition.formula.replace(" ", ""), k=4)
     assert pred.sources == ["prior"] * 4 and len(prior_only.z) == 16
 

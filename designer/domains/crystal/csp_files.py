@@ -14,7 +14,7 @@ from typing import Callable
 from pymatgen.analysis.structure_matcher import FrameworkComparator, StructureMatcher
 from pymatgen.core import Composition, Element
 
-from designer.domains.crystal.csp import StructurePredictor, parse_formula, read_formulas
+from designer.domains.crystal.csp import DEFAULT_TEMPLATES, StructurePredictor, parse_formula, read_formulas
 from designer.io.crystal_files import safe_name, write_cif, write_table
 from designer.metrics import match_structures
 from designer.scoring.crystal_card import spacegroup
@@ -84,7 +84,7 @@ def _best(structure, records: list, matcher) -> tuple[str | None, float | None]:
 
 def predict_structure_files(run, formulas: list[str], out: Path, k: int = 20, z: int | None = None,
                             prior_draws: int = 2048, seed: int = 0, energies: bool = True,
-                            log: Callable[[str], None] = print) -> str:
+                            templates: int = DEFAULT_TEMPLATES, log: Callable[[str], None] = print) -> str:
     """Predict ``k`` structures per formula and write ``out/<formula>/<rank>.cif`` and ``out/predictions.csv``.
 
     Within a formula, structures are ranked by CHGNet energy per atom (lowest first; without
@@ -95,7 +95,7 @@ def predict_structure_files(run, formulas: list[str], out: Path, k: int = 20, z:
     for f in formulas:  # every formula checked before any model work
         parse_formula(f, vocab, int(run.config.data.max_atoms), z)
     log(f"building the latent pool (training latents + {prior_draws} prior draws)")
-    predictor = StructurePredictor(run, prior_draws=prior_draws, seed=seed)
+    predictor = StructurePredictor(run, prior_draws=prior_draws, seed=seed, templates=templates)
     log(f"predicting {k} structures for each of {len(formulas)} formulas")
     preds = predictor.predict_many([predictor.cells(f, z) for f in formulas], k=k)
     if energies:

@@ -136,11 +136,12 @@ class CrystalDomain(Domain):
         return f"{n} samples -> {out} ({valid} valid); table: {out / 'samples.csv'}"
 
     def predict_structure_files(self, run, formulas: list[str], out: Path, k: int = 20, z: int | None = None,
-                                prior_draws: int = 2048, seed: int = 0, energies: bool = True, log=print) -> str:
+                                prior_draws: int = 2048, seed: int = 0, energies: bool = True, templates: int = 8,
+                                log=print) -> str:
         from designer.domains.crystal.csp_files import predict_structure_files
 
         return predict_structure_files(run, formulas, out, k=k, z=z, prior_draws=prior_draws, seed=seed,
-                                       energies=energies, log=log)
+                                       energies=energies, templates=templates, log=log)
 
     def reconstruct_files(self, run, data: Path, out: Path, raw: bool = False, log=print, on_item=None) -> str:
         records, graphs = generate.read_for_run(run, data)
