@@ -12,6 +12,7 @@ as extra latents for the composition (``csp.StructurePredictor(templates=...)``)
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections import defaultdict
@@ -21,6 +22,7 @@ from pymatgen.core import Element, Structure
 from scipy.optimize import nnls
 
 
+@functools.lru_cache(maxsize=None)
 def _features(z: int) -> tuple[float, float]:
     el = Element.from_Z(z)
     x = el.X if el.X and math.isfinite(el.X) else 2.0
@@ -28,6 +30,7 @@ def _features(z: int) -> tuple[float, float]:
     return x, r
 
 
+@functools.lru_cache(maxsize=None)
 def element_distance(a: int, b: int) -> float:
     """``|dX| + |d radius / A|`` between two elements (Pauling electronegativity, atomic radius)."""
     (xa, ra), (xb, rb) = _features(a), _features(b)
@@ -82,6 +85,19 @@ class TemplateBaseline:
                 a[i, self.column[z]] = n
         self.volumes, _ = nnls(a, np.array([s.volume for s in training]))
         self.mean_volume_per_atom = float(np.mean([s.volume / len(s) for s in training]))
+        self._roles: dict[tuple, dict[int, tuple[np.ndarray, np.ndarray]]] = {}
+
+    def _role_arrays(self, sig: tuple) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Per count ``g`` of a signature: ``(n_t x m element numbers, n_t x m x 2 features)`` of its templates."""
+        if sig not in self._roles:
+            idx = self.by_signature.get(sig, [])
+            out = {}
+            for g in sorted(set(sig)):
+                els = np.array([sorted(z for z, n in self.counts[i].items() if n == g) for i in idx], dtype=np.int64)
+                feats = np.array([[_features(int(z)) for z in row] for row in els], dtype=float).reshape(len(idx), -1, 2)
+                out[g] = (els.reshape(len(idx), -1), feats)
+            self._roles[sig] = out
+        return self._roles[sig]
 
     def volume(self, counts: dict[int, int]) -> float:
         """Predicted cell volume (A^3) of a composition: per-element volumes, the training mean per atom for an
@@ -95,15 +111,27 @@ class TemplateBaseline:
         return [s for _, s in self.ranked(counts, k)]
 
     def ranked(self, counts: dict[int, int], k: int = 20) -> list[tuple[int, Structure]]:
-        """``predict`` with each template's index in the training list."""
-        ranked = []
-        for i in self.by_signature.get(signature(counts), []):
-            mapping, dist = best_mapping(counts, self.counts[i])
-            ranked.append((dist, i, mapping))
-        ranked.sort(key=lambda x: (x[0], x[1]))
+        """``predict`` with each template's index in the training list (vectorised ``best_mapping`` over templates)."""
+        sig = signature(counts)
+        idx = np.array(self.by_signature.get(sig, []), dtype=np.int64)
+        if not len(idx):
+            return []
+        total = np.zeros(len(idx))
+        choice = {}
+        for g, (els, feats) in self._role_arrays(sig).items():
+            tgt = sorted(z for z, n in counts.items() if n == g)
+            perms = np.array(list(itertools.permutations(tgt)), dtype=np.int64)  # p x m
+            pf = np.array([[_features(int(z)) for z in row] for row in perms], dtype=float)  # p x m x 2
+            d = np.abs(feats[:, None] - pf[None]).sum(axis=(-1, -2))  # n_t x p
+            best = d.argmin(1)
+            total += d[np.arange(len(idx)), best]
+            choice[g] = (els, perms[best])
+        order = np.lexsort((idx, total))[:k]  # closest first, ties in file order
         out = []
         target_volume = self.volume(counts)
-        for _, i, mapping in ranked[:k]:
+        for j in order:
+            i = int(idx[j])
+            mapping = {int(a): int(b) for g, (els, perm) in choice.items() for a, b in zip(els[j], perm[j])}
             s = self.training[i].copy()
             s.replace_species({Element.from_Z(a): Element.from_Z(b) for a, b in mapping.items() if a != b})
             s.scale_lattice(target_volume)
