@@ -121,11 +121,15 @@ def sample(
                                     "re-ranking); proteins: allow gaps where the training alignment has none"),
     one_shot: bool = typer.Option(False, "--one-shot", help="crystals: decode with the one-shot stage only (no "
                                   "refinement steps), to compare; proteins decode in one pass anyway"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace a complete earlier output in --out (never a folder designer did not finish)"),
 ):
     """Draw latents from the prior and decode them: one CIF each (crystals) or samples.fasta (proteins), plus samples.csv."""
     from designer.domains import get_domain
     from designer.runs import load_run
 
+    from designer.io.output_folder import check_output, output_folder
+
+    check_output(out, overwrite)
     r = load_run(run, one_shot=one_shot)
     domain = get_domain(r)
     with progress_bar() as bar:
@@ -133,7 +137,8 @@ def sample(
         dec = domain.sample(r, n, seed=seed, temperature=temperature, raw=raw_decode,
                             on_batch=lambda k: bar.advance(task, k))
         task = bar.add_task("writing", total=n)
-        message = domain.write_samples(r, dec, out, on_item=lambda: bar.advance(task))
+        with output_folder(out, overwrite) as folder:
+            message = domain.write_samples(r, dec, folder, on_item=lambda: bar.advance(task))
     out_console.print(message)
 
 
@@ -146,13 +151,17 @@ def reconstruct(
     raw_decode: bool = typer.Option(False, "--raw-decode", help="crystals: no charge-neutral re-ranking; proteins: allow gaps anywhere"),
     one_shot: bool = typer.Option(False, "--one-shot", help="crystals: decode with the one-shot stage only (no "
                                   "refinement steps), to compare; proteins decode in one pass anyway"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace a complete earlier output in --out (never a folder designer did not finish)"),
 ):
     """Encode each input (posterior mean), decode once, and compare with the input."""
     from designer.domains import get_domain
+    from designer.io.output_folder import check_output, output_folder
     from designer.runs import load_run
 
+    check_output(out, overwrite)
     r = load_run(run, one_shot=one_shot)
-    message = get_domain(r).reconstruct_files(r, data, out, raw=raw_decode, log=lambda m: console.print(m))
+    with output_folder(out, overwrite) as folder:
+        message = get_domain(r).reconstruct_files(r, data, folder, raw=raw_decode, log=lambda m: console.print(m))
     out_console.print(message)
 
 
@@ -173,15 +182,20 @@ def predict_structure(
     energies: bool = typer.Option(True, "--energies/--no-energies", help="rank each formula's structures by CHGNet "
                                   "energy per atom (else by the model's likelihood of the cell)"),
     one_shot: bool = typer.Option(False, "--one-shot", help="decode without refinement steps, to compare"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace a complete earlier output in --out (never a folder designer did not finish)"),
 ):
     """Crystal-structure prediction: k structures of exactly each composition, ranked by CHGNet energy."""
     from designer.domains import get_domain
     from designer.runs import load_run
 
+    from designer.io.output_folder import check_output, output_folder
+
+    check_output(out, overwrite)
     r = load_run(run, one_shot=one_shot)
-    message = get_domain(r).predict_structure_files(r, formulas, out, k=k, z=z, prior_draws=prior_draws, seed=seed,
-                                                    energies=energies, templates=templates,
-                                                    log=lambda m: console.print(m))
+    with output_folder(out, overwrite) as folder:
+        message = get_domain(r).predict_structure_files(r, formulas, folder, k=k, z=z, prior_draws=prior_draws,
+                                                        seed=seed, energies=energies, templates=templates,
+                                                        log=lambda m: console.print(m))
     out_console.print(message)
 
 
@@ -194,6 +208,7 @@ def design(
     seed: Optional[int] = typer.Option(None, min=0, max=SEED_MAX, help="random seed of the optimiser (default: the pipeline's seed)"),
     one_shot: bool = typer.Option(False, "--one-shot", help="crystals: decode with the one-shot stage only (no "
                                   "refinement steps), to compare; proteins decode in one pass anyway"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace a complete earlier output in --out (never a folder designer did not finish)"),
 ):
     """Optimise in latent space toward a better property, decode, check, and export ranked candidates."""
     from designer.config import load_pipeline
@@ -201,7 +216,7 @@ def design(
 
     cfg, _ = load_pipeline(pipeline, list(set_))
     res = run_design(cfg, run=run, out=out, seed=seed, log=lambda m: console.print(m, highlight=False),
-                     progress=sys.stderr.isatty(), one_shot=one_shot)
+                     progress=sys.stderr.isatty(), one_shot=one_shot, overwrite=overwrite)
     best = res.summary.get("best_candidate_objective")
     out_console.print(f"{len(res.proposals)} candidates -> {res.out} (ranked table: {res.table}; best objective "
                       f"{best if best is None else round(best, 4)} vs best known {res.summary['best_known_objective']:.4g}; "
@@ -219,6 +234,7 @@ def propose(
     refit_head: bool = typer.Option(False, "--refit-head", help="fine-tune the property head on the measurements first (kept in RUN/design/head.pt)"),
     one_shot: bool = typer.Option(False, "--one-shot", help="crystals: decode with the one-shot stage only (no "
                                   "refinement steps), to compare; proteins decode in one pass anyway"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace a complete earlier output in --out (never a folder designer did not finish)"),
 ):
     """Ask: propose the next batch (fitted on the lab's measurements once there are two or more)."""
     from designer.design.asktell import propose as run_propose
@@ -240,7 +256,7 @@ def propose(
         base = cfg or load_run(run).config
         cfg = base.model_copy(update={"design": base.design.model_copy(update={"refit_head": True})})
     table, n = run_propose(run, q, out, cfg=cfg, seed=seed, log=lambda m: console.print(m, highlight=False),
-                           one_shot=one_shot)
+                           one_shot=one_shot, overwrite=overwrite)
     out_console.print(f"{n} candidates -> {out} (table: {table})")
 
 
@@ -264,15 +280,19 @@ def score(
     relax_steps: int = typer.Option(200, "--relax-steps", min=1, help="crystals: at most this many relaxation steps each"),
     no_energy: bool = typer.Option(False, "--no-energy", help="crystals: skip CHGNet (geometry, charge balance, symmetry only)"),
     second_opinion: bool = typer.Option(False, "--second-opinion", help="crystals: SevenNet-0 energy above hull beside CHGNet's (pip install 'designer[sevenn]')"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace a complete earlier output in --out (never a folder designer did not finish)"),
 ):
     """Score any CIF/FASTA files for synthesis: every file gets a row, broken ones with their reason."""
     from rich.table import Table
 
     from designer.design.score_files import score_files
+    from designer.io.output_folder import check_output, output_folder
 
-    res = score_files(files, out, run=run, relax_top=relax_top, relax_steps=relax_steps, energies=not no_energy,
-                      second_opinion=second_opinion,
-                      log=lambda m: console.print(m, highlight=False))
+    check_output(out, overwrite)
+    with output_folder(out, overwrite) as folder:
+        res = score_files(files, folder, run=run, relax_top=relax_top, relax_steps=relax_steps, energies=not no_energy,
+                          second_opinion=second_opinion,
+                          log=lambda m: console.print(m, highlight=False))
     from designer.domains import get_domain
 
     cols = list(get_domain(res.domain).score_table_columns)

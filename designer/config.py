@@ -7,6 +7,7 @@ value before validation; relative data paths resolve against the pipeline file's
 from __future__ import annotations
 
 import difflib
+import typing
 from pathlib import Path
 from typing import Any, Literal, Optional
 
@@ -223,7 +224,8 @@ def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
         if field is None:
             return None
         ann = field.annotation
-        current = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+        options = [ann, *typing.get_args(ann)]  # Optional[X] / X | None: the model inside
+        current = next((a for a in options if isinstance(a, type) and issubclass(a, BaseModel)), None)
         if current is None:
             return None
     return current

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from designer.io.output_folder import check_output, output_folder
 from designer.io.text import open_text
 from designer.design.data import known_data
 from designer.design.export import candidate_rows, export_candidates
@@ -34,10 +35,12 @@ __all__ = ["observe", "propose", "refit_head", "state_dir"]
 
 
 def propose(run_arg: str, q: int, out: Path, cfg=None, seed: int | None = None, log=print,
-            one_shot: bool = False) -> tuple[Path, int]:
+            one_shot: bool = False, overwrite: bool = False) -> tuple[Path, int]:
     """Write the next batch to ``out`` and record it; returns (table path, number proposed).
 
-    ``one_shot``: decode without the refinement stage."""
+    ``one_shot``: decode without the refinement stage; ``overwrite``: replace a complete earlier
+    output in ``out`` (``io.output_folder``; checked before any work)."""
+    out = check_output(out, overwrite)
     run = load_run(run_arg, one_shot=one_shot)
     if cfg is not None:
         run.config = run.config.model_copy(update={"design": cfg.design})
@@ -107,7 +110,8 @@ def propose(run_arg: str, q: int, out: Path, cfg=None, seed: int | None = None, 
                                        "plausibility": p.plausibility})
         state["rounds"] = round_ + 1
         save_state(folder, state)  # recorded first: files on disk never carry ids the state does not know
-        export_candidates(run, res.proposals, rows, out, summary, symprec=run.config.scoring.symprec)
+        with output_folder(out, overwrite):
+            export_candidates(run, res.proposals, rows, out, summary, symprec=run.config.scoring.symprec)
         return out / "candidates.csv", len(rows)
 
 

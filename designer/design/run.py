@@ -11,6 +11,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from designer.io.output_folder import check_output, output_folder
 from designer.config import PipelineConfig
 from designer.design.data import known_data
 from designer.design.export import candidate_rows, export_candidates
@@ -47,11 +48,14 @@ class DesignResult:
 
 
 def design(cfg: PipelineConfig, run: str | None = None, out: Path | None = None, seed: int | None = None,
-           log: Callable[[str], None] = print, progress: bool = True, one_shot: bool = False) -> DesignResult:
+           log: Callable[[str], None] = print, progress: bool = True, one_shot: bool = False,
+           overwrite: bool = False) -> DesignResult:
     """The whole design run; returns the accepted proposals and where the outputs went.
 
-    ``one_shot``: decode candidates without the refinement stage (for comparison)."""
+    ``one_shot``: decode candidates without the refinement stage (for comparison); ``overwrite``:
+    replace a complete earlier output in ``out`` (checked before any work, ``io.output_folder``)."""
     t0 = time.time()
+    out = check_output(Path(out or Path(cfg.design.output) / f"{cfg.name}_design"), overwrite)
     r, source = resolve_run(cfg, run, progress, one_shot)
     cfg_design = cfg.design
     r.config = r.config.model_copy(update={"design": cfg_design})  # the pipeline's design section wins
@@ -92,7 +96,6 @@ def design(cfg: PipelineConfig, run: str | None = None, out: Path | None = None,
         proposals = get_domain(r).mutation_search(r, space, known, values, objective, settings, plaus, keys, log)
     else:
         proposals = optimise(space, z0, y0, box, keys, objective, settings, plaus, center=center, on_round=on_round)
-    out = Path(out or Path(cfg_design.output) / f"{cfg.name}_design")
     summary = {
         "pipeline": cfg.name, "model": str(r.path), "model_source": source, "objective": objective.__dict__,
         "rounds": settings.rounds, "q": settings.q, "plausibility": {"mode": settings.mode, **plaus.selection},
@@ -103,9 +106,10 @@ def design(cfg: PipelineConfig, run: str | None = None, out: Path | None = None,
     rows = candidate_rows(r, proposals, objective)
     if cfg.scoring.enabled:
         summary["scoring"] = score_rows(r, proposals, rows, cfg.scoring, known=known, plausibility=plaus, log=log)
-    export_candidates(r, proposals, rows, out, summary, symprec=cfg.scoring.symprec)
-    summary = json.loads((out / "summary.json").read_text())
-    write_design_report(r, proposals, rows, known, out, summary, values)
+    with output_folder(out, overwrite):
+        export_candidates(r, proposals, rows, out, summary, symprec=cfg.scoring.symprec)
+        summary = json.loads((out / "summary.json").read_text())
+        write_design_report(r, proposals, rows, known, out, summary, values)
     return DesignResult(proposals, out, out / "candidates.csv", summary)
 
 
