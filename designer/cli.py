@@ -436,7 +436,8 @@ def _error_line(message: str) -> None:
     """``error: <message>`` on stderr, the message taken literally (a ``[lo, hi]`` in it is not markup)."""
     from rich.markup import escape
 
-    console.print(f"[red]error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
+    one_line = " ".join(message.split())  # a library's multi-line text inside a message stays on one line
+    console.print(f"[red]error:[/] {escape(one_line)}", markup=True, highlight=False, soft_wrap=True)
 
 
 def _unexpected(exc: BaseException, debug: bool) -> None:

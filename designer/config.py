@@ -279,7 +279,8 @@ def load_pipeline(path: str | Path, overrides: list[str] | None = None) -> tuple
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}:{where} invalid YAML ({getattr(exc, 'problem', exc)})") from None
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise ConfigError(f"{path}:{where} invalid YAML ({problem})") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a pipeline file is a YAML mapping (name:, data:, ...)")
     raw = apply_overrides(raw, overrides)

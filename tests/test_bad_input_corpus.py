@@ -71,69 +71,7 @@ _SCORE_TMP = "exit 2 naming a temporary file ('/tmp/tmp.../sequences.fasta: the 
              "through a temporary FASTA holding none"
 _SCORE_TMP_DNA = "exit 2 naming a temporary file ('/tmp/tmp.../sequences.fasta: the sequences look like DNA/RNA'), " \
                  "not the input: score reads DNA letters as residues, then the model columns refuse them"
-BUGS: dict[tuple[str, str], str] = {
-    # crystals
-    ("reconstruct", "cif_bad_symmetry_operation.cif"): "exit 0, output written: the symmetry operation 'x, y, q' is "
-        "applied with q read as 0, so Ti and an O land on the same point (0.00 A apart) and nothing refuses it",
-    ("analyze", "cif_bad_symmetry_operation.cif"): "the --between input is accepted (same as reconstruct): overlapping "
-        "atoms from the broken symmetry operation",
-    # (score reports that overlap as the file's reason: it passes)
-    ("reconstruct", "cif_element_symbol_digits_123.cif"): "exit 0, output written: the site with type symbol '123' is "
-        "silently dropped (SrTiO3 read as TiO3, 4 atoms)",
-    ("analyze", "cif_element_symbol_digits_123.cif"): "the --between input is accepted with its '123' site silently "
-        "dropped",
-    ("score", "cif_element_symbol_digits_123.cif"): "exit 0 and an empty reason: the '123' site is silently dropped",
-    ("reconstruct", "cif_two_atoms_0p01_angstrom_apart.cif"): "exit 0, output written: two O atoms 0.01 A apart are "
-        "accepted (the readers check the cell, never the closest pair)",
-    ("analyze", "cif_two_atoms_0p01_angstrom_apart.cif"): "the --between input with two O atoms 0.01 A apart is "
-        "accepted",
-    ("score", "cif_length_inf.cif"): "segmentation fault (exit -11/139) in spglib: a cell length 'inf' passes "
-        "cif_parameter_problem and reaches SpacegroupAnalyzer",
-    ("score", "cif_cell_edge_600_angstrom.cif"): "exit 0 with an empty reason for a 600 A cell edge (reconstruct "
-        "refuses it: more than 500 A)",
-    ("score", "cif_cell_huge_1e6_angstrom.cif"): "exit 0 with an empty reason for a 1e6 A cell (reconstruct refuses it)",
-    ("score", "cif_cell_mostly_vacuum_300_angstrom.cif"): "exit 0 with an empty reason for one atom in a 300 A cube "
-        "(2.7e7 A^3 per atom; reconstruct refuses it)",
-    ("score", "cif_cell_volume_per_atom_below_1.cif"): "exit 0 with an empty reason for 0.89 A^3 per atom (reconstruct "
-        "refuses it: atoms would overlap)",
-    ("reconstruct", "csv_semicolon_delimiter.csv"): _MULTILINE,
-    ("analyze", "csv_semicolon_delimiter.csv"): _MULTILINE,
-    ("reconstruct", "csv_tab_delimiter.csv"): _MULTILINE,
-    ("analyze", "csv_tab_delimiter.csv"): _MULTILINE,
-    # pipelines
-    ("train", "yaml_control_character.yaml"): "multi-line error: a control character (\\x01) makes PyYAML raise a "
-        "ReaderError, which has no problem_mark, and load_pipeline puts its two-line str() into the error",
-    # proteins
-    ("reconstruct", "fasta_empty_record.fasta"): _EMPTY_ZERO,
-    ("analyze", "fasta_empty_record.fasta"): _EMPTY_ZERO,
-    ("reconstruct", "fasta_only_empty_record.fasta"): _EMPTY_ZERO,
-    ("analyze", "fasta_only_empty_record.fasta"): _EMPTY_ZERO,
-    ("reconstruct", "fasta_stop_as_first_residue.fasta"): _EMPTY_ZERO + " (a stop at residue 1 truncates to nothing)",
-    ("analyze", "fasta_stop_as_first_residue.fasta"): _EMPTY_ZERO + " (a stop at residue 1 truncates to nothing)",
-    ("reconstruct", "fasta_all_stop_codons.fasta"): _EMPTY_ZERO + " (all stops truncate to nothing)",
-    ("analyze", "fasta_all_stop_codons.fasta"): _EMPTY_ZERO + " (all stops truncate to nothing)",
-    ("reconstruct", "fasta_non_ascii_residues.fasta"): "UnicodeDecodeError 'ascii' codec (exit 1): non-ASCII letters "
-        "('\u00c9') in a sequence reach Biopython before the residue check",
-    ("analyze", "fasta_non_ascii_residues.fasta"): "UnicodeDecodeError 'ascii' codec (exit 1): non-ASCII letters in a "
-        "sequence reach Biopython before the residue check",
-    ("score", "fasta_all_gap_sequence.fasta"): _EMPTY_ZERO + " (score --run gfp: the gaps are stripped for the model "
-        "columns, leaving nothing)",
-    ("score", "fasta_all_stop_codons.fasta"): _EMPTY_ZERO + " (score --run gfp)",
-    ("score", "fasta_empty_record.fasta"): _EMPTY_ZERO + " (score --run gfp)",
-    ("score", "fasta_only_empty_record.fasta"): _EMPTY_ZERO + " (score --run gfp)",
-    ("score", "fasta_stop_as_first_residue.fasta"): _EMPTY_ZERO + " (score --run gfp)",
-    ("score", "fasta_non_ascii_residues.fasta"): "UnicodeDecodeError 'ascii' codec (exit 1) in SequenceDomain.read_files: "
-        "str(record.seq) is outside its try",
-    ("score", "fasta_dna_sequence.fasta"): _SCORE_TMP_DNA,
-    ("score", "fasta_rna_sequence.fasta"): _SCORE_TMP_DNA,
-    **{("score", f"fasta_{n}.fasta"): _SCORE_TMP for n in (
-        "binary_junk", "digits_in_sequence", "empty", "gzip_truncated", "json_document", "latin1_header",
-        "not_fasta_prose", "punctuation_in_sequence", "sequence_without_header", "whitespace_only")},
-    ("reconstruct", "a3m_all_gap_records.a3m"): "exit 0, output written: an alignment whose records are all gaps (no "
-        "residue at all) is read and reconstructed",
-    ("analyze", "a3m_all_gap_records.a3m"): "the --between input, an all-gap alignment record, is accepted: the "
-        "analysis starts",
-}
+BUGS: dict[tuple[str, str], str] = {}  # every bug the corpus found is fixed; add (command, file): what happens
 
 
 def commands(name: str) -> list[str]:

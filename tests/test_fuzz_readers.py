@@ -6,9 +6,8 @@ naming the file; any other exception is a bug (it would reach the user as "unexp
 
 Bounded and deterministic (``derandomize``): at most 40 examples per reader, the same ones every run.
 
-Known bugs (``KNOWN``) are tolerated here so that the fuzzers keep looking for new ones; each has a
-strict-xfail reproduction below (``test_known_bug_*``), which flips to XPASS when it is fixed: remove
-the entry from ``KNOWN`` then.
+Bugs the fuzzers found are fixed; each has a reproduction below (``test_found_*``). A new one can be
+tolerated in ``KNOWN`` (with a strict-xfail reproduction) while it is being fixed.
 """
 
 from __future__ import annotations
@@ -140,12 +139,7 @@ def inputs(seed: str) -> st.SearchStrategy[bytes]:
 # --------------------------------------------------------------------------- the contract
 
 # (exception type, words in its message, where): bugs the fuzzers may hit, tolerated, each reproduced below
-KNOWN = [
-    (ValueError, "sequence has zero length", "protein_io.align_to_reference: a FASTA record empty once cleaned"),
-    (UnicodeDecodeError, "'ascii' codec", "protein_io.read_fasta_entries: non-ASCII letters in a sequence"),
-    (DesignerError, "Error tokenizing data", "crystal_io.read_crystal_csv: pandas' multi-line message in the error"),
-    (DesignerError, "special characters are not allowed", "config.load_pipeline: PyYAML's multi-line reader error"),
-]
+KNOWN: list[tuple[type, str, str]] = []  # (exception type, words in its message, where): none open
 
 
 def _known(exc: BaseException) -> bool:
@@ -313,11 +307,9 @@ def _expect_one_line_naming(call, name: str) -> None:
     assert "\n" not in str(info.value).strip() and name in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="KNOWN[0]: an empty FASTA record reaches the aligner: "
-                   "ValueError 'sequence has zero length'")
 @pytest.mark.parametrize("text", [f">empty\n>wt\n{PROTEIN}\n", ">only\n", f">stop\n*{PROTEIN}\n"],
                          ids=["empty-record", "only-empty-record", "stop-first"])
-def test_known_bug_empty_fasta_record(tmp_path, text):
+def test_found_empty_fasta_record(tmp_path, text):
     from designer.data.protein_io import SequenceOptions, read_sequences
 
     path = _write(tmp_path, "empty_record.fasta", text.encode())
@@ -325,27 +317,21 @@ def test_known_bug_empty_fasta_record(tmp_path, text):
                             "empty_record.fasta")
 
 
-@pytest.mark.xfail(strict=True, raises=UnicodeDecodeError, reason="KNOWN[1]: non-ASCII letters in a FASTA "
-                   "sequence: UnicodeDecodeError from Biopython's Seq")
-def test_known_bug_non_ascii_residue(tmp_path):
+def test_found_non_ascii_residue(tmp_path):
     from designer.data.protein_io import SequenceOptions, read_sequences
 
     path = _write(tmp_path, "accents.fasta", f">wt\n{PROTEIN[:5]}\u00c9{PROTEIN[6:]}\n".encode())
     _expect_one_line_naming(lambda: read_sequences(path, [], SequenceOptions()), "accents.fasta")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="KNOWN[2]: read_crystal_csv puts pandas' "
-                   "multi-line tokenizer message into the error")
-def test_known_bug_crystal_csv_multiline_error(tmp_path):
+def test_found_crystal_csv_multiline_error(tmp_path):
     from designer.data.crystal_io import read_crystals
 
     path = _write(tmp_path, "semicolons.csv", ("material_id;cif\nm-0;" + _quoted(CIF) + "\n").encode())
     _expect_one_line_naming(lambda: read_crystals(path), "semicolons.csv")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="KNOWN[3]: a control character in a pipeline file: "
-                   "load_pipeline puts PyYAML's two-line ReaderError (no problem_mark) into the error")
-def test_known_bug_pipeline_control_character_multiline_error(tmp_path):
+def test_found_pipeline_control_character_multiline_error(tmp_path):
     from designer.config import load_pipeline
 
     path = _write(tmp_path, "control.yaml", PIPELINE.replace("seed: 0", "seed: 0\x01").encode())

@@ -7,6 +7,7 @@ The limits are wide: every crystal of perov_5, carbon_24 and mp_20 is far inside
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -58,6 +59,8 @@ def cif_parameter_problem(text: str) -> str | None:
             value = float(re.sub(r"\(\d+\)$", "", raw))  # 90.00(2): a standard uncertainty
         except ValueError:
             continue  # '?' or '.': the CIF parser reports it
+        if not math.isfinite(value):
+            return f"_cell_{name} is {raw}; cell parameters must be finite numbers"
         if name.startswith("angle") and not 0.0 < value < 180.0:
             return f"_cell_{name} is {value:g}; a cell angle must lie between 0 and 180 degrees"
         if name.startswith("length") and not value > 0.0:

@@ -55,8 +55,12 @@ def _formula_of_counts(counts: tuple) -> str:
     return Composition({Element.from_Z(z): n for z, n in counts}).reduced_formula
 
 
-def canonicalize(structure, where: str):
-    """Niggli-reduce ``structure`` and wrap its coordinates; raise DataError for disorder."""
+MIN_PAIR_DISTANCE = 0.5  # Å; CDVAE's structural validity threshold
+
+
+def check_structure(structure, where: str) -> None:
+    """DataError naming ``where`` for a structure no reader may pass on: disorder, no atoms, an unknown
+    element, or a cell outside the limits of ``cell_checks`` (checked before any reduction or neighbour search)."""
     if not structure.is_ordered:
         bad = next(s for s in structure if not s.is_ordered)
         raise DataError(
@@ -72,6 +76,18 @@ def canonicalize(structure, where: str):
     problem = cell_problem(structure.lattice.matrix, len(structure))  # before any reduction or neighbour search
     if problem:
         raise DataError(f"{where}: {problem}; check the cell (lengths in Å, angles in degrees) or drop it")
+    centers, points, _, distances = structure.get_neighbor_list(MIN_PAIR_DISTANCE)  # bounded by the cell checks
+    if len(distances):
+        j = int(np.argmin(distances))
+        a, b = structure[int(centers[j])], structure[int(points[j])]
+        raise DataError(f"{where}: atoms {a.species_string} and {b.species_string} are {distances[j]:.3f} Å apart "
+                        f"(less than {MIN_PAIR_DISTANCE} Å: overlapping sites, e.g. a duplicated atom or a broken "
+                        "symmetry operation); fix the structure or drop it")
+
+
+def canonicalize(structure, where: str):
+    """Niggli-reduce ``structure`` and wrap its coordinates; raise DataError for what ``check_structure`` refuses."""
+    check_structure(structure, where)
     try:
         reduced = structure.get_reduced_structure(reduction_algo="niggli")
     except Exception as exc:  # degenerate cell
@@ -105,6 +121,10 @@ def parse_cif_text(text: str, where: str) -> list:
             ) from None
     if not structures:
         raise DataError(f"{where}: the CIF holds no structure; fix or drop it")
+    dropped = [str(w.message).splitlines()[0] for w in caught if "invalid formula" in str(w.message)
+               or "Cannot determine chemical composition" in str(w.message)]
+    if dropped:  # pymatgen skips a site it cannot read and carries on with the rest
+        raise DataError(f"{where}: a site was dropped while parsing ({dropped[0]}); fix its _atom_site_type_symbol")
     return structures
 
 
@@ -129,7 +149,8 @@ def read_crystal_csv(path: Path, properties: list[str], id_column: str | None = 
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty; give a CSV with a 'cif' column") from None
     except Exception as exc:
-        raise DataError(f"{path}: cannot read the CSV ({exc})") from None
+        raise DataError(f"{path}: cannot read the CSV ({' '.join(str(exc).split())}); a crystal CSV is comma-separated "
+                        "with a 'cif' column") from None
     if df.empty:
         raise DataError(f"{path}: the CSV has no rows")
     if "cif" not in df.columns:

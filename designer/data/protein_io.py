@@ -171,6 +171,8 @@ def clean_sequence(raw: str, where: str, options: SequenceOptions, report: ReadR
         the cleaned sequence (gaps kept when ``aligned``) and whether it was truncated at a stop.
     """
     seq = raw.strip().replace(" ", "")
+    if not seq.replace(GAP, "").replace(".", ""):
+        raise DataError(f"{where}: the sequence has no residues{' (only gaps)' if seq else ''}; drop the record")
     if not aligned:
         seq = seq.upper()
     if not aligned and seq.endswith(STOP) and STOP not in seq[:-1]:
@@ -195,6 +197,8 @@ def clean_sequence(raw: str, where: str, options: SequenceOptions, report: ReadR
             report.skipped_stop += 1
             return None, False
         cut = seq.index(STOP)
+        if not seq[:cut].replace(GAP, ""):
+            raise DataError(f"{where}: a stop (*) before the first residue leaves no sequence; drop the record")
         seq = seq[:cut] + GAP * (len(seq) - cut) if aligned else seq[:cut]
         truncated = True
         report.truncated_stop += 1
@@ -273,6 +277,11 @@ def read_fasta_entries(path: Path) -> list[tuple[str, str, str]]:
         raise DataError(f"{path}: the file is empty; give at least one sequence")
     if not text.lstrip().startswith(">"):
         raise DataError(f"{path}: not FASTA (the first line must start with '>')")
+    for number, line in enumerate(text.splitlines(), 1):  # Biopython cannot hold non-ASCII residues
+        if not line.startswith(">") and not line.isascii():
+            odd = next(c for c in line if not c.isascii())
+            raise DataError(f"{path}: line {number}: {odd!r} is not a residue letter; use one-letter amino-acid "
+                            "codes (X for unknown)")
     entries = []
     for rec in SeqIO.parse(io.StringIO(text), "fasta"):
         desc = rec.description[len(rec.id):].strip() if rec.description.startswith(rec.id) else rec.description

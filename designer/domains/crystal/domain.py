@@ -14,7 +14,7 @@ from torch_geometric.loader import DataLoader
 
 from designer.data import ElementVocab, holdout_split, load_graph_dataset
 from designer.data.crystal_dataset import load_records
-from designer.data.crystal_io import parse_cif_text, read_crystals
+from designer.data.crystal_io import check_structure, parse_cif_text, read_crystals
 from designer.domains.crystal.analysis import crystal_factors, lattice_constant, plot_traversals, strain_intervention
 from designer.domains.base import Decoded, Domain, KnownData, TrainingData, prediction_columns
 import designer.domains.crystal.generate as generate
@@ -22,6 +22,7 @@ from designer.domains.crystal.space import CrystalSpace, crystal_key
 from designer.errors import DataError, DesignerError
 from designer.io.atomic import atomic_write_text
 from designer.io.crystal_files import safe_name, write_cif, write_table
+from designer.io.text import read_text
 from designer.metrics import StructureIndex, composition_validity, match_structures, structure_validity
 from designer.models.crystal.plugin import CrystalPlugin
 from designer.report.figures import interpolation
@@ -249,10 +250,9 @@ class CrystalDomain(Domain):
         items: list[tuple[str, object, str]] = []
         for f in files:
             try:
-                structures = parse_cif_text(f.read_text(errors="replace"), str(f))
+                structures = parse_cif_text(read_text(f, lenient=True), str(f))
                 for k, s in enumerate(structures):
-                    if not s.is_ordered:
-                        raise DataError(f"{f}: partial occupancy / disorder; order the structure first")
+                    check_structure(s, str(f))  # disorder, unknown elements, cells outside the limits
                     items.append((f.stem if len(structures) == 1 else f"{f.stem}_{k}", s, ""))
             except (DataError, OSError) as exc:
                 items.append((f.stem, None, str(exc).replace(f"{f}: ", "")))

@@ -9,10 +9,10 @@ from typing import Callable
 
 import numpy as np
 import torch
-from Bio import SeqIO
 from torch.utils.data import Subset
 
 from designer.data import holdout_split
+from designer.data.protein_io import read_fasta_entries
 from designer.data.protein_dataset import (GAP_INDEX, TokenDataset, decode_tokens, describe_mutations,
                                            encode_sequences, gap_profile, load_protein_set, sequence_weights)
 from designer.domains.sequence.analysis import mutation_intervention, plot_traversals, protein_factors
@@ -261,17 +261,24 @@ class SequenceDomain(Domain):
     def read_files(self, files: list[Path]) -> list[tuple[str, object, str]]:
         items: list[tuple[str, object, str]] = []
         for f in files:
-            try:
-                recs = list(SeqIO.parse(str(f), "fasta"))
-            except Exception as exc:
-                items.append((f.stem, None, f"cannot parse FASTA ({exc})"))
+            try:  # the training reader's checks: encodings, gzip, non-ASCII, empty file
+                recs = read_fasta_entries(f)
+            except DesignerError as exc:
+                items.append((f.stem, None, str(exc).replace(f"{f}: ", "")))
                 continue
             if not recs:
                 items.append((f.stem, None, "no FASTA records"))
-            for r in recs:
-                seq = str(r.seq).upper()
+            for rid, _, raw in recs:
+                seq = raw.strip().upper()
                 bad = sorted(set(seq) - RESIDUE_LETTERS)
-                items.append((r.id, None, f"unknown residue letters {''.join(bad)}") if bad else (r.id, seq, ""))
+                if bad:
+                    items.append((rid, None, f"unknown residue letters {''.join(bad)}"))
+                elif not seq.split("*")[0].replace("-", ""):
+                    items.append((rid, None, "no residues before the first stop (*)" if "*" in seq else "no residues"))
+                elif len(seq) >= 20 and set(seq.replace("-", "")) <= set("ACGTUN"):
+                    items.append((rid, None, "looks like DNA/RNA (only A, C, G, T/U, N); translate it to protein"))
+                else:
+                    items.append((rid, seq, ""))
         return items
 
     def score_items(self, run, objects: list, ids: list[str], *, model_columns=None, relax_top: int = 0,
@@ -312,6 +319,8 @@ class SequenceDomain(Domain):
         train_elbo = generate.elbo(run, sub).cpu().numpy()
 
         def columns(seqs: list[str]) -> list[dict]:
+            if not seqs:  # every file was unreadable: its rows carry their reasons
+                return []
             pset = generate.read_sequence_strings(run, seqs, unknown="mask", strip_gaps=True)
             by_id = {rec.id: k for k, rec in enumerate(pset.records)}
             z = space.encode(pset.tokens)
