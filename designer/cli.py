@@ -347,7 +347,7 @@ def benchmark(
     relax_top: Optional[int] = typer.Option(None, "--relax-top", min=0, help="scorecard: relax the N best with CHGNet (default 20)"),
     relax_steps: Optional[int] = typer.Option(None, "--relax-steps", min=1, help="scorecard, stability: at most this many relaxation steps each (default 200)"),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="stability, perov5-csp, carbon24-csp: only the first N rows of each set (a quick check, never for results/)"),
-    k: Optional[int] = typer.Option(None, "-k", min=1, help="perov5-csp, carbon24-csp: structures per composition (default 20)"),
+    k: Optional[int] = typer.Option(None, "-k", "--k", min=1, help="perov5-csp, carbon24-csp: structures per composition (default 20)"),
     split: Optional[str] = typer.Option(None, "--split", help="perov5-csp, carbon24-csp: test (default) or holdout (the run's holdout, kept out of the pool: to choose decode settings)"),
     refine_steps: Optional[int] = typer.Option(None, "--refine-steps", min=0, max=49, help="perov5-csp, carbon24-csp: refinement steps (default: the model's)"),
     start_sigma: Optional[float] = typer.Option(None, "--start-sigma", min=0.006, max=0.5, callback=_finite, help="perov5-csp, carbon24-csp: refinement start noise level (default: the model's)"),
