@@ -62,6 +62,11 @@ def design(cfg: PipelineConfig, run: str | None = None, out: Path | None = None,
     objective = objective_for(r.config)
     settings = settings_for(r.config, seed)
     space = space_for(r, cfg_design.constraints, settings.seed)
+    seed_z = None
+    if cfg_design.start == "seed":  # the seed item is read before the minutes of encoding below
+        if not cfg_design.seed_item:
+            raise ConfigError("design.seed_item: give a CIF path or a sequence for start: seed")
+        seed_z = seed_latent(r, space, cfg_design.seed_item)[0].double()
     log(f"model: {r.path} ({source}); encoding the training data")
     known = known_data(r)
     mean, _ = space.predict(known.mu)
@@ -77,12 +82,7 @@ def design(cfg: PipelineConfig, run: str | None = None, out: Path | None = None,
     if y0 is None:
         m0, _ = space.predict(z0)
         y0 = objective.values(m0)
-    center = None
-    if cfg_design.start == "seed":
-        if not cfg_design.seed_item:
-            raise ConfigError("design.seed_item: give a CIF path or a sequence for start: seed")
-        center = seed_latent(r, space, cfg_design.seed_item)[0].double()
-        center = torch.maximum(torch.minimum(center, box[1]), box[0])
+    center = None if seed_z is None else torch.maximum(torch.minimum(seed_z, box[1]), box[0])
     keys = set(known.keys)
     if hasattr(space, "remember"):  # crystals: a repeat of a training structure is a duplicate
         space.remember(known.items, known.keys)

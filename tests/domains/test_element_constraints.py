@@ -48,3 +48,14 @@ def test_a_seed_or_between_cif_with_more_atoms_than_max_atoms_is_refused_naming_
         domain.item_latent(tiny_loaded, space, str(path), "--between")
     msg = str(info.value)
     assert "--between" in msg and "big.cif" in msg and f"more than max_atoms={tiny_loaded.config.data.max_atoms}" in msg
+
+
+def test_design_reads_a_bad_seed_item_before_encoding_the_training_data(cli, tiny_run, tiny_pipeline, tmp_path, monkeypatch):
+    import designer.design.run as design_run
+
+    calls = []
+    monkeypatch.setattr(design_run, "known_data", lambda r: calls.append(r) or pytest.fail("encoded first"))
+    res = cli("design", tiny_pipeline, "--run", tiny_run, "--set", "design.start=seed",
+              "--set", f"design.seed_item={tmp_path / 'missing.cif'}", "--out", tmp_path / "out")
+    assert res.code == 2 and "missing.cif" in res.err and not calls, res
+    assert not (tmp_path / "out").exists()
