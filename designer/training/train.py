@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -164,6 +165,7 @@ def train(cfg: PipelineConfig, run_dir: Path, init_from: str | None = None, resu
     if resume and last.exists():
         check_resume(run_dir, cfg, model)
 
+    created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "config.yaml", dump(cfg))
     bs = min(cfg.train.batch_size, len(train_data))
@@ -186,7 +188,12 @@ def train(cfg: PipelineConfig, run_dir: Path, init_from: str | None = None, resu
         deterministic=False, num_sanity_val_steps=0,
     )
     start = time.time()
-    trainer.fit(lit, train_loader, val_loader, ckpt_path=str(last) if resume and last.exists() else None)
+    try:
+        trainer.fit(lit, train_loader, val_loader, ckpt_path=str(last) if resume and last.exists() else None)
+    except BaseException:
+        if created and not last.exists():  # nothing to resume from: leave no half run folder behind
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise  # with last.ckpt, the folder stays for `designer train ... --resume`
     minutes = (time.time() - start) / 60
 
     best_path = ckpt.best_model_path

@@ -37,3 +37,17 @@ def test_a_resume_with_new_training_settings_continues(cli, two_epoch_run):
     res = cli("train", pipe, "--out", run, "--resume", "--set", "train.epochs=3")
     assert res.code == 0, res
     assert json.loads((run / "summary.json").read_text())["epochs"] == 3
+
+
+def test_a_training_that_fails_before_its_first_checkpoint_leaves_no_run_folder(tmp_path, tiny_csv, monkeypatch):
+    from designer.config import load_pipeline
+    from designer.training import module, train as train_mod
+
+    def broken(self, batch, batch_idx):
+        raise RuntimeError("the first step broke")
+
+    monkeypatch.setattr(module.LitBetaVAE, "training_step", broken)
+    cfg, _ = load_pipeline(write_pipeline(tmp_path / "p.yaml", str(tiny_csv)), ["train.epochs=1"])
+    with pytest.raises(RuntimeError, match="the first step broke"):
+        train_mod.train(cfg, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
