@@ -113,3 +113,11 @@ def test_a_model_file_with_a_code_payload_is_refused_without_running_it(cli, tmp
     res = cli("sample", bad, "-n", "1", "--out", tmp_path / "out")
     assert res.code == 2 and "refused" in res.err and str(bad) in " ".join(res.err_lines), res
     assert not marker.exists() and not (tmp_path / "out").exists()
+
+
+def test_an_unknown_loss_weight_name_is_refused_with_the_closest_term(cli, tiny_pipeline, tmp_path):
+    res = cli("train", tiny_pipeline, "--set", "loss.weights.coord=2", "--out", tmp_path / "run")
+    errors = [line for line in res.err_lines if line.startswith("error:")]
+    assert res.code == 2 and len(errors) == 1, res
+    assert "'coord' is not a reconstruction term" in errors[0] and "did you mean 'coords'" in errors[0]
+    assert not (tmp_path / "run").exists()

@@ -31,6 +31,9 @@ class CrystalPlugin(nn.Module):
         refine_detach_z: the denoising loss trains the refiner only; no gradient reaches the encoder through z.
     """
 
+    #: the keys of reconstruction_loss (loss.weights may weight them)
+    loss_terms = ("num_atoms", "composition", "atom_types", "lattice", "coords", "refine_coords", "refine_lattice")
+
     def __init__(self, atomic_numbers: list[int], max_atoms: int, latent_dim: int, hidden: int = 128,
                  encoder_layers: int = 4, feature_dim: int = 256, cutoff: float = 7.0, decoder_hidden: int = 512,
                  decoder_layers: int = 3, likelihood: str = "laplace", type_weight: float = 1.0,

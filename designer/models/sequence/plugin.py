@@ -58,6 +58,8 @@ class SequencePlugin(nn.Module):
     training rows have gaps).
     """
 
+    loss_terms = ("residues",)  # the keys of reconstruction_loss (loss.weights may weight them)
+
     def __init__(self, length: int, latent_dim: int, hidden: int = 512, encoder_layers: int = 2,
                  feature_dim: int = 256, decoder_hidden: int = 512, decoder_layers: int = 2, dropout: float = 0.0,
                  alphabet_size: int = ALPHABET_SIZE, gap_index: int | None = GAP_INDEX):
