@@ -58,9 +58,10 @@ def _formula_of_counts(counts: tuple) -> str:
 MIN_PAIR_DISTANCE = 0.5  # Å; CDVAE's structural validity threshold
 
 
-def check_structure(structure, where: str) -> None:
+def check_structure(structure, where: str, pairs: bool = True) -> None:
     """DataError naming ``where`` for a structure no reader may pass on: disorder, no atoms, an unknown
-    element, or a cell outside the limits of ``cell_checks`` (checked before any reduction or neighbour search)."""
+    element, or a cell outside the limits of ``cell_checks`` (checked before any reduction or neighbour search);
+    with ``pairs``, also atoms closer than ``MIN_PAIR_DISTANCE`` (the scorecard reports those instead)."""
     if not structure.is_ordered:
         bad = next(s for s in structure if not s.is_ordered)
         raise DataError(
@@ -76,6 +77,8 @@ def check_structure(structure, where: str) -> None:
     problem = cell_problem(structure.lattice.matrix, len(structure))  # before any reduction or neighbour search
     if problem:
         raise DataError(f"{where}: {problem}; check the cell (lengths in Å, angles in degrees) or drop it")
+    if not pairs:
+        return
     centers, points, _, distances = structure.get_neighbor_list(MIN_PAIR_DISTANCE)  # bounded by the cell checks
     if len(distances):
         j = int(np.argmin(distances))

@@ -252,7 +252,8 @@ class CrystalDomain(Domain):
             try:
                 structures = parse_cif_text(read_text(f, lenient=True), str(f))
                 for k, s in enumerate(structures):
-                    check_structure(s, str(f))  # disorder, unknown elements, cells outside the limits
+                    check_structure(s, str(f), pairs=False)  # disorder, unknown elements, cells outside the limits
+                    # (overlapping atoms are scored: the geometry check gives them their reason)
                     items.append((f.stem if len(structures) == 1 else f"{f.stem}_{k}", s, ""))
             except (DataError, OSError) as exc:
                 items.append((f.stem, None, str(exc).replace(f"{f}: ", "")))
