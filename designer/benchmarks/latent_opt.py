@@ -22,6 +22,7 @@ from designer.design.state import shipped_plausibility
 from designer.domains.crystal.generate import encode as encode_graphs
 from designer.domains.crystal.generate import records_to_data
 from designer.domains.crystal.space import CrystalSpace
+from designer.errors import DesignerError
 from designer.metrics import composition_validity, structure_validity
 from designer.optimize.bo import TrustRegion, latent_box, propose
 from designer.optimize.plausibility import fit_plausibility
@@ -104,10 +105,15 @@ def select_for_starts(r, starts: list, prop: str, *, seed: int, decodes: int, tr
     decodes_file.parent.mkdir(parents=True, exist_ok=True)
     done = {}
     if decodes_file.exists():
-        for line in decodes_file.read_text().splitlines():
-            if line.strip():
+        lines = [x for x in decodes_file.read_text().splitlines() if x.strip()]
+        for k, line in enumerate(lines):
+            try:
                 row = json.loads(line)
-                done[row["start"]] = [structure_from_compact(t) for t in row["structures"]]
+            except json.JSONDecodeError:
+                if k == len(lines) - 1:  # the line a killed run was writing: that start is selected again
+                    break
+                raise DesignerError(f"{decodes_file}: line {k + 1} is not JSON; delete the file to start over") from None
+            done[row["start"]] = [structure_from_compact(t) for t in row["structures"]]
     todo = [i for i, rec in enumerate(starts) if rec.id not in done]
     console.print(f"selection: {len(starts) - len(todo)} starts already in {decodes_file}, {len(todo)} to go")
     if todo:
