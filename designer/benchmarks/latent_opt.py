@@ -23,6 +23,7 @@ from designer.domains.crystal.generate import encode as encode_graphs
 from designer.domains.crystal.generate import records_to_data
 from designer.domains.crystal.space import CrystalSpace
 from designer.errors import DesignerError
+from designer.io.atomic import atomic_write_text
 from designer.metrics import composition_validity, structure_validity
 from designer.optimize.bo import TrustRegion, latent_box, propose
 from designer.optimize.plausibility import fit_plausibility
@@ -110,7 +111,8 @@ def select_for_starts(r, starts: list, prop: str, *, seed: int, decodes: int, tr
             try:
                 row = json.loads(line)
             except json.JSONDecodeError:
-                if k == len(lines) - 1:  # the line a killed run was writing: that start is selected again
+                if k == len(lines) - 1:  # the line a killed run was writing: drop it, that start is selected again
+                    atomic_write_text(decodes_file, "".join(x + "\n" for x in lines[:-1]))
                     break
                 raise DesignerError(f"{decodes_file}: line {k + 1} is not JSON; delete the file to start over") from None
             done[row["start"]] = [structure_from_compact(t) for t in row["structures"]]
