@@ -71,6 +71,15 @@ def test_no_evaluator_exists_while_candidates_are_selected_and_a_rerun_resumes(j
     assert "select" not in journal  # every start was in the decodes file
     assert [p["best_formula_cdvae"] for p in again["per_start"]] == [p["best_formula_cdvae"] for p in res["per_start"]]
 
+    # a run killed while writing its last line: that start is selected again, the file stays valid
+    (f,) = list((tmp_path / "runs").glob("decodes_*.jsonl"))
+    text = f.read_text()
+    f.write_text(text[: text.rindex("\n", 0, len(text) - 1) + 1] + text.splitlines()[-1][:25])
+    journal.clear()
+    perov5_opt.run(out=tmp_path / "third.json", n_starts=2, decodes=2, pool=0, decodes_dir=tmp_path / "runs")
+    assert journal.count("select") == 1
+    assert [json.loads(line)["start"] for line in f.read_text().splitlines()] == [p["start"] for p in res["per_start"]]
+
 
 def test_carbon24_opt_judges_with_the_carbon_evaluator_against_training_percentiles(journal, tmp_path):
     out = carbon24_opt.run(out=tmp_path / "c.json", n_starts=2, decodes=2, pool=0, decodes_dir=tmp_path / "runs")
