@@ -36,6 +36,7 @@ from designer.domains.crystal import generate
 from designer.data import graph_for_structure
 from designer.domains.crystal.templates import TemplateBaseline
 from designer.errors import DataError, DesignerError
+from designer.io.text import open_text
 
 #: Substituted training prototypes encoded per cell; chosen on the perov_5 holdout (k=1 match 0.41 -> 0.54
 #: with 8; ``designer benchmark perov5-csp --split holdout --templates N``).
@@ -98,7 +99,6 @@ def parse_formula(text: str, known: set[int], max_atoms: int, z: int | None = No
         multiples = [z]
     elif g > 1:
         multiples = [g]
-        reduced = {k: v // g for k, v in ints.items()}
     else:
         multiples = list(range(1, max_atoms // n_reduced + 1))
     cells = [Cell(raw, tuple(sorted((k, v * m) for k, v in reduced.items()))) for m in multiples]
@@ -114,7 +114,7 @@ def read_formulas(path: Path) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file; give formulas or a CSV with a formula column")
-    with open(path, newline="", encoding="utf-8-sig") as fh:
+    with open_text(path) as fh:  # gzip, UTF-8 (BOM) or UTF-16
         reader = csv.DictReader(fh)
         if "formula" not in (reader.fieldnames or []):
             raise DataError(f"{path}: no 'formula' column (columns: {', '.join(reader.fieldnames or []) or 'none'})")
