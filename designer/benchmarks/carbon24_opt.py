@@ -17,33 +17,17 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
+from designer.benchmarks.data_paths import train_and_test
 from designer.benchmarks.latent_opt import judge_decodes, optimiser_text, select_for_starts
-from designer.config import load_pipeline
 from designer.data.crystal_dataset import load_records
 from designer.errors import DesignerError
 from designer.evaluators.cdvae import CDVAEEvaluator
 from designer.report.results import command_line, device_info, fmt, write_results
-from designer.resources import require_pipeline
 from designer.runs import load_run
 
 PROPERTY = "energy_per_atom"
 CDVAE_ANCHOR = {"sr5": 0.0, "sr10": 0.06, "sr15": 0.06}  # paper test set, CDVAE's train percentiles
 DIFFCSP_ANCHOR = {"sr5": 0.50, "sr10": 0.69, "sr15": 0.69}
-
-
-def _paths(r) -> tuple[list[Path], Path]:
-    """The run's training files and test file; the shipped carbon24 pipeline's where the run's are absent."""
-    default, _ = load_pipeline(require_pipeline("carbon24"))
-    train = [Path(p) for p in r.config.data.train]
-    if not train or not all(p.exists() for p in train):
-        train = [Path(p) for p in default.data.train]
-    test = Path(r.config.data.test) if r.config.data.test and Path(r.config.data.test).exists() \
-        else Path(default.data.test)
-    for p in [*train, test]:
-        if not p.exists():
-            raise DesignerError(f"carbon24-opt: data file {p} not found; reinstall designer or give --run a run "
-                                "whose pipeline's data exist")
-    return train, test
 
 
 def run(run: str | None = None, out: Path | None = None, seed: int = 0, console: Console | None = None,
@@ -58,7 +42,7 @@ def run(run: str | None = None, out: Path | None = None, seed: int = 0, console:
     if PROPERTY not in r.config.data.properties:
         raise DesignerError(f"carbon24-opt: the model {r.path} has no {PROPERTY} head "
                             f"(its properties: {', '.join(r.config.data.properties) or 'none'}); use a carbon24 run")
-    train_paths, test_path = _paths(r)
+    train_paths, test_path = train_and_test(r, "carbon24", "carbon24-opt")
     y_train = np.array([rec.properties[PROPERTY] for p in train_paths for rec in load_records(p, [PROPERTY])])
     thresholds = {f"sr{p}": float(np.percentile(y_train, p)) for p in (5, 10, 15)}
     starts = load_records(test_path, [PROPERTY])[:n_starts]

@@ -18,16 +18,15 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from designer.domains.crystal.templates import TemplateBaseline, counts_of
-from designer.config import load_pipeline
-from designer.data.crystal_dataset import load_records
+from designer.benchmarks.data_paths import train_and_test
 from designer.data import holdout_split
+from designer.data.crystal_dataset import load_records
 from designer.domains.crystal.csp import DEFAULT_TEMPLATES, StructurePredictor, _training_latents, cell_of
+from designer.domains.crystal.templates import TemplateBaseline, counts_of
 from designer.errors import DesignerError
 from designer.metrics._matching import RECON_MATCHER, match_structures
 from designer.metrics._parallel import parallel_map
 from designer.report.results import command_line, device_info, fmt, write_results
-from designer.resources import require_pipeline
 from designer.runs import load_run
 
 
@@ -90,20 +89,6 @@ def _summary(pairs: list[tuple[float | None, float | None]], k: int) -> dict:
     return {"k1": part(first), f"k{k}": part(anyk)}
 
 
-def _paths(r, pipeline: str) -> tuple[list[Path], Path]:
-    default, _ = load_pipeline(require_pipeline(pipeline))
-    train = [Path(p) for p in r.config.data.train]
-    if not train or not all(p.exists() for p in train):
-        train = [Path(p) for p in default.data.train]
-    test = Path(r.config.data.test) if r.config.data.test and Path(r.config.data.test).exists() \
-        else Path(default.data.test)
-    for p in [*train, test]:
-        if not p.exists():
-            raise DesignerError(f"{pipeline}-csp: data file {p} not found; reinstall designer or give --run a run "
-                                "whose pipeline's data exist")
-    return train, test
-
-
 def _evaluation_set(r, spec: CSPSpec, split: str):
     """``(records to predict, their source, training records for the pool and templates, their latents or None)``.
 
@@ -111,7 +96,7 @@ def _evaluation_set(r, spec: CSPSpec, split: str):
     predicts the run's holdout (its fixed file, or the seeded fraction of its training rows), which
     is then kept out of the pool and the templates, so that settings can be chosen without the test part.
     """
-    train_paths, test_path = _paths(r, spec.pipeline)
+    _, test_path = train_and_test(r, spec.pipeline, spec.benchmark)
     if split == "test":
         return load_records(test_path, []), str(test_path), None, None
     if split != "holdout":

@@ -34,7 +34,7 @@ from torch import Tensor
 from designer.data.crystal_dataset import load_graph_dataset
 from designer.domains.crystal import generate
 from designer.data import graph_for_structure
-from designer.domains.crystal.templates import TemplateBaseline
+from designer.domains.crystal.templates import TemplateBaseline, counts_of
 from designer.errors import DataError, DesignerError
 from designer.io.text import open_text
 
@@ -351,10 +351,7 @@ class StructurePredictor:
 
 def cell_of(structure, label: str = "") -> Cell:
     """The exact cell of a pymatgen Structure (ordered sites)."""
-    counts: dict[int, int] = {}
-    for site in structure:
-        counts[site.specie.Z] = counts.get(site.specie.Z, 0) + 1
-    return Cell(label or structure.composition.reduced_formula, tuple(sorted(counts.items())))
+    return Cell(label or structure.composition.reduced_formula, tuple(sorted(counts_of(structure).items())))
 
 
 def _training_latents(run):
