@@ -234,10 +234,16 @@ def read_reference(reference: str, where: str = "data.sequences.reference") -> s
 NUCLEOTIDES = set("ACGTUN")
 
 
+def looks_like_nucleotides(sequence: str, min_length: int = 20) -> bool:
+    """Whether a sequence of at least ``min_length`` letters uses only A, C, G, T, U, N (gaps, X, stops aside)."""
+    letters = set(sequence) - {GAP, UNKNOWN, STOP}
+    return len(sequence) >= min_length and bool(letters) and letters <= NUCLEOTIDES
+
+
 def _refuse_nucleotides(path: Path, records: list) -> None:
-    """DataError when the sequences read as DNA/RNA (every row only A, C, G, T, U, N, at least 20 letters)."""
-    letters = [set(r.sequence) - {GAP, UNKNOWN} for r in records]
-    if records and all(x and x <= NUCLEOTIDES for x in letters) and max(len(r.sequence) for r in records) >= 20:
+    """DataError when the sequences read as DNA/RNA: every row only nucleotide letters, one of 20 or more."""
+    if (records and all(looks_like_nucleotides(r.sequence, 1) for r in records)
+            and max(len(r.sequence) for r in records) >= 20):
         raise DataError(f"{path}: the sequences look like DNA/RNA (only A, C, G, T/U, N); translate them to "
                         "protein first (e.g. Bio.Seq.Seq(dna).translate())")
 

@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import Subset
 
 from designer.data import holdout_split
-from designer.data.protein_io import read_fasta_entries
+from designer.data.protein_io import looks_like_nucleotides, read_fasta_entries
 from designer.data.protein_dataset import (GAP_INDEX, TokenDataset, decode_tokens, describe_mutations,
                                            encode_sequences, gap_profile, load_protein_set, sequence_weights)
 from designer.domains.sequence.analysis import mutation_intervention, plot_traversals, protein_factors
@@ -275,7 +275,7 @@ class SequenceDomain(Domain):
                     items.append((rid, None, f"unknown residue letters {''.join(bad)}"))
                 elif not seq.split("*")[0].replace("-", ""):
                     items.append((rid, None, "no residues before the first stop (*)" if "*" in seq else "no residues"))
-                elif len(seq) >= 20 and set(seq.replace("-", "")) <= set("ACGTUN"):
+                elif looks_like_nucleotides(seq):
                     items.append((rid, None, "looks like DNA/RNA (only A, C, G, T/U, N); translate it to protein"))
                 else:
                     items.append((rid, seq, ""))
