@@ -8,6 +8,7 @@ so a typo in the tenth formula costs nothing. Files are written atomically; the 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from pathlib import Path
 from typing import Callable
 
@@ -39,13 +40,16 @@ class TrainingIndex:
     def __init__(self, records: list):
         self.by_formula: dict[str, list] = {}
         self.by_prototype: dict[str, list] = {}
+        self._structures: dict[int, object] = {}  # id(record) -> its Structure, built once when first compared
         for rec in records:
-            counts: dict[int, int] = {}
-            for a in rec.atomic_numbers.tolist():
-                counts[int(a)] = counts.get(int(a), 0) + 1
-            comp = Composition({Element.from_Z(a): n for a, n in counts.items()})
+            comp = Composition({Element.from_Z(int(a)): n for a, n in Counter(rec.atomic_numbers.tolist()).items()})
             self.by_formula.setdefault(comp.reduced_formula, []).append(rec)
             self.by_prototype.setdefault(comp.anonymized_formula, []).append(rec)
+
+    def _structure(self, rec):
+        if id(rec) not in self._structures:
+            self._structures[id(rec)] = rec.to_structure()
+        return self._structures[id(rec)]
 
     def closest(self, structure, limit: int = MAX_COMPARED) -> tuple[str | None, float | None, str]:
         """``(id, rms, basis)`` of the closest training crystal.
@@ -57,29 +61,28 @@ class TrainingIndex:
         if structure is None:
             return None, None, "none"
         comp = structure.composition
-        best = _best(structure, self.by_formula.get(comp.reduced_formula, [])[:limit], None)
+        best = self._best(structure, self.by_formula.get(comp.reduced_formula, [])[:limit], None)
         if best[0] is not None:
             return (*best, "same formula")
         matcher = StructureMatcher(stol=0.5, angle_tol=10, ltol=0.3, comparator=FrameworkComparator())
-        best = _best(structure, self.by_prototype.get(comp.anonymized_formula, [])[:limit], matcher)
+        best = self._best(structure, self.by_prototype.get(comp.anonymized_formula, [])[:limit], matcher)
         return (*best, "same prototype") if best[0] is not None else (None, None, "none")
 
-
-def _best(structure, records: list, matcher) -> tuple[str | None, float | None]:
-    best_id, best_rms = None, math.inf
-    for rec in records:
-        s = rec.to_structure()
-        if matcher is None:
-            rms = match_structures(structure, s)
-        else:
-            try:
-                got = matcher.get_rms_dist(structure, s)
-                rms = None if got is None else float(got[0])
-            except Exception:
-                rms = None
-        if rms is not None and rms < best_rms:
-            best_id, best_rms = rec.id, rms
-    return (best_id, best_rms) if best_id is not None else (None, None)
+    def _best(self, structure, records: list, matcher) -> tuple[str | None, float | None]:
+        best_id, best_rms = None, math.inf
+        for rec in records:
+            s = self._structure(rec)
+            if matcher is None:
+                rms = match_structures(structure, s)
+            else:
+                try:
+                    got = matcher.get_rms_dist(structure, s)
+                    rms = None if got is None else float(got[0])
+                except Exception:
+                    rms = None
+            if rms is not None and rms < best_rms:
+                best_id, best_rms = rec.id, rms
+        return (best_id, best_rms) if best_id is not None else (None, None)
 
 
 def predict_structure_files(run, formulas: list[str], out: Path, k: int = 20, z: int | None = None,
