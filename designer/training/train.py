@@ -94,33 +94,32 @@ def _shaping(cfg: dict) -> dict:
 
 
 def check_resume(run_dir: Path, cfg: PipelineConfig, model) -> None:
-    """``--resume`` must rebuild the run's own network: one line naming a changed setting or weight, else nothing.
+    """``--resume`` must rebuild the run's own network: one line naming what changed, else nothing.
 
-    The settings that shape the network (``model``, ``data.properties``, ``data.max_atoms``) are
-    compared with the run's ``config.yaml``; the checkpoint's weight shapes with the new model's.
+    The checkpoint's weights decide (a decode-time setting such as ``model.refine_steps`` may
+    change); when a weight does not fit, the message names the setting that shapes the network
+    (``model``, ``data.properties``, ``data.max_atoms``) that differs from the run's config.yaml, or
+    else the weight.
     """
+    try:
+        state = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+    except Exception as exc:
+        raise DataError(f"--resume {run_dir}: cannot read checkpoints/last.ckpt ({type(exc).__name__}); "
+                        "train into a new --out") from None
+    own = {f"model.{k}": tuple(v.shape) for k, v in model.state_dict().items()}
+    wrong = [f"weight {k} is {tuple(v.shape)} in the checkpoint but {own[k]} for this pipeline"
+             for k, v in state.items() if k in own and own[k] != tuple(v.shape)]
+    wrong += [f"the checkpoint has no weight {k}" for k in sorted(set(own) - set(state))]
+    if not wrong:
+        return
     saved_cfg = run_dir / "config.yaml"
     if saved_cfg.exists():
         old, new = _shaping(yaml.safe_load(saved_cfg.read_text()) or {}), _shaping(yaml.safe_load(dump(cfg)))
         keys = _differences(old, new)
         if keys:
             k = keys[0]
-            raise ConfigError(f"--resume {run_dir}: {k} is {_lookup(new, k)!r} here but {_lookup(old, k)!r} in the "
-                              "run's config.yaml; resume with the run's settings, or train into a new --out")
-    try:
-        state = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
-    except Exception as exc:
-        raise DataError(f"--resume {run_dir}: cannot read checkpoints/last.ckpt ({type(exc).__name__}); "
-                        "train into a new --out") from None
-    own = {f"model.{k}": v.shape for k, v in model.state_dict().items()}
-    for k, v in state.items():
-        if k in own and tuple(own[k]) != tuple(v.shape):
-            raise ConfigError(f"--resume {run_dir}: weight {k} is {tuple(v.shape)} in the checkpoint but "
-                              f"{tuple(own[k])} for this pipeline; resume with the run's settings, or train into a new --out")
-    missing = sorted(set(own) - set(state))
-    if missing:
-        raise ConfigError(f"--resume {run_dir}: the checkpoint has no weight {missing[0]}; resume with the run's "
-                          "settings, or train into a new --out")
+            wrong = [f"{k} is {_lookup(new, k)!r} here but {_lookup(old, k)!r} in the run's config.yaml"]
+    raise ConfigError(f"--resume {run_dir}: {wrong[0]}; resume with the run's settings, or train into a new --out")
 
 
 def train(cfg: PipelineConfig, run_dir: Path, init_from: str | None = None, resume: bool = False,
