@@ -19,8 +19,12 @@ def test_a_complete_output_is_marked_and_a_second_run_into_it_is_refused_unless_
     assert sorted(p.name for p in out.iterdir()) == first
 
     assert cli("sample", tiny_run, "-n", "2", "--out", out, "--overwrite").code == 0
-    cifs = sorted(p.name for p in out.glob("*.cif"))
-    assert len(cifs) <= 2 and (out / MARKER).exists()  # nothing of the 6-sample run is left
+    import csv
+
+    rows = list(csv.DictReader(open(out / "samples.csv")))
+    assert len(rows) == 2 and (out / MARKER).exists()
+    # nothing of the 6-sample run is left: every CIF in the folder is one of the 2 new rows
+    assert sorted(p.name for p in out.glob("*.cif")) == sorted(r["file"] for r in rows if r["file"])
 
 
 def test_an_interrupted_output_is_refused_even_with_overwrite(cli, tiny_run, tmp_path):
