@@ -122,7 +122,7 @@ def select_for_starts(r, starts: list, prop: str, *, seed: int, decodes: int, tr
         console.print("encoding the training latents (box, plausibility)")
         known = known_data(r)
         box = latent_box(known.mu)
-        plaus = shipped_plausibility(r, seed) or fit_plausibility(known.mu.numpy(), seed=seed)  # shipped: fitted once
+        plaus = shipped_plausibility(r, seed) or fit_plausibility(known.mu.cpu().numpy(), seed=seed)  # shipped: fitted once
         space = CrystalSpace(r)
         z_starts = encode_graphs(r, records_to_data(r, starts))[0]
         with torch.no_grad():
