@@ -117,9 +117,12 @@ def _sampling(r, n_samples: int, seed: int, steps: int, raw: bool) -> tuple[list
              "device": str(next(r.model.parameters()).device), "torch_threads": torch.get_num_threads(), "valid_in_timed_pass": int(n_valid)}
     raw_gen = None
     if raw:
-        plain = sample(r, n_samples, seed=seed, charge_neutral=False, refine_steps=steps).structures
+        # one element in the vocabulary: the charge-neutral decode can only pick it, so the raw decode is the same
+        single = len(r.model.plugin.atomic_numbers) == 1
+        plain = sampled if single else sample(r, n_samples, seed=seed, charge_neutral=False, refine_steps=steps).structures
         raw_gen = {"struct_validity": float(np.mean([structure_validity(x) for x in plain])),
-                   "comp_validity": float(np.mean([x is not None and composition_validity(x) for x in plain]))}
+                   "comp_validity": float(np.mean([x is not None and composition_validity(x) for x in plain])),
+                   "same_as_charge_neutral_decode": single}
     return sampled, speed, raw_gen
 
 

@@ -32,8 +32,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, WeightedRandomSampler
+from torch.utils.data import DataLoader
 
+from designer.data.samplers import training_sampler
 from designer.errors import ConfigError, DesignerError
 
 
@@ -147,11 +148,10 @@ class Domain:
     def make_loader(self, items: Sequence, batch_size: int, shuffle: bool = False, seed: int = 0,
                     drop_last: bool = False, weights: np.ndarray | None = None):
         """A loader of the domain's items (default: torch's, with a weighted sampler when ``weights``)."""
-        gen = torch.Generator().manual_seed(seed)
-        if weights is not None:
-            sampler = WeightedRandomSampler(torch.as_tensor(weights, dtype=torch.double), len(items), generator=gen)
-            return DataLoader(items, batch_size=batch_size, sampler=sampler, drop_last=drop_last)
-        return DataLoader(items, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, generator=gen)
+        sampler = training_sampler(len(items), shuffle, seed, weights)
+        # its own generator: starting an epoch's iterator never draws from the global stream (resume)
+        return DataLoader(items, batch_size=batch_size, sampler=sampler, drop_last=drop_last,
+                          generator=torch.Generator().manual_seed(seed))
 
     def fit_data_scales(self, model, data: TrainingData) -> torch.Tensor:
         """Set what a fresh plug-in learns from its training data; returns the train labels (``n x P``)."""

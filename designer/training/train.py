@@ -23,6 +23,7 @@ from designer.runs import build_model, load_run, save_model
 from designer.training.datasets import fit_data_scales, load_training_data, make_loader
 from designer.training.hardware import check_accelerator
 from designer.training.module import LitBetaVAE
+from designer.training.resume import EpochResume
 
 
 MIN_TRAINING_ROWS = 4  # a fresh model fits its scales (spreads) on the training rows
@@ -124,7 +125,7 @@ def check_resume(run_dir: Path, cfg: PipelineConfig, model) -> None:
 
 def train(cfg: PipelineConfig, run_dir: Path, init_from: str | None = None, resume: bool = False,
           progress: bool = True, notify=None) -> Path:
-    """Train and write ``run_dir`` (config.yaml, model.pt, logs/version_N/metrics.csv, kl_per_dim.csv, summary.json).
+    """Train and write ``run_dir`` (config.yaml, model.pt, logs/metrics.csv, kl_per_dim.csv, summary.json).
 
     ``notify(message)`` is called at once if the posterior collapses during training.
 
@@ -174,15 +175,16 @@ def train(cfg: PipelineConfig, run_dir: Path, init_from: str | None = None, resu
     lit = LitBetaVAE(model, cfg, len(train_loader), notify=notify)
 
     ckpt = L.pytorch.callbacks.ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val/selection",
-                                               mode="min", save_top_k=1, save_last=True)
-    callbacks = [ckpt, L.pytorch.callbacks.EarlyStopping("val/selection", patience=cfg.train.patience, mode="min")]
+                                               mode="min", save_top_k=1, save_last=False)
+    callbacks = [ckpt, L.pytorch.callbacks.EarlyStopping("val/selection", patience=cfg.train.patience, mode="min"),
+                 EpochResume(last, run_dir / "logs" / "metrics.csv")]  # last.ckpt at each epoch start; one log
     if progress:
         callbacks.append(L.pytorch.callbacks.RichProgressBar(leave=False))
     trainer = L.Trainer(
         max_epochs=cfg.train.epochs,
         max_time=timedelta(minutes=cfg.train.max_minutes) if cfg.train.max_minutes else None,
         accelerator=cfg.train.accelerator, devices=cfg.train.devices,
-        callbacks=callbacks, logger=L.pytorch.loggers.CSVLogger(run_dir, name="logs"),  # logs/version_N: a resume never overwrites
+        callbacks=callbacks, logger=False,  # EpochResume keeps logs/metrics.csv, continuous across resumes
         enable_progress_bar=progress, enable_model_summary=False, log_every_n_steps=10,
         deterministic=False, num_sanity_val_steps=0,
     )

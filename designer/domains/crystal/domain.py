@@ -14,6 +14,7 @@ from torch_geometric.loader import DataLoader
 
 from designer.data import ElementVocab, holdout_split, load_graph_dataset
 from designer.data.crystal_dataset import load_records
+from designer.data.samplers import training_sampler
 from designer.data.crystal_io import check_structure, parse_cif_text, read_crystals
 from designer.domains.crystal.analysis import crystal_factors, lattice_constant, plot_traversals, strain_intervention
 from designer.domains.base import Decoded, Domain, KnownData, TrainingData, prediction_columns
@@ -90,8 +91,10 @@ class CrystalDomain(Domain):
 
     def make_loader(self, items, batch_size: int, shuffle: bool = False, seed: int = 0, drop_last: bool = False,
                     weights=None):
-        gen = torch.Generator().manual_seed(seed)
-        return DataLoader(items, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, generator=gen)
+        sampler = training_sampler(len(items), shuffle, seed, weights)
+        # its own generator: starting an epoch's iterator never draws from the global stream (resume)
+        return DataLoader(items, batch_size=batch_size, sampler=sampler, drop_last=drop_last,
+                          generator=torch.Generator().manual_seed(seed))
 
     def fit_data_scales(self, model, data: TrainingData) -> torch.Tensor:
         model.plugin.fit_scales(torch.cat([g.lattice for g in data.train]))
