@@ -93,9 +93,14 @@ def train(
     overrides = list(set_) + ([f"seed={seed}"] if seed is not None else [])
     cfg, _ = load_pipeline(pipeline, overrides)
     run_dir = out or Path("runs") / cfg.name
-    console.print(f"training [bold]{cfg.name}[/] -> {run_dir}")
+    from designer.training.distributed import launch_rank
+
+    if launch_rank() == 0:  # under DDP every process runs this command
+        console.print(f"training [bold]{cfg.name}[/] -> {run_dir}")
     model_path = run_train(cfg, run_dir, init_from=init_from, resume=resume, progress=sys.stderr.isatty(),
                            notify=lambda msg: console.print(f"[yellow]warning:[/] {msg}"))
+    if model_path is None:
+        return  # another rank of a DDP run: rank zero wrote the run folder and reports
     import json
 
     summary = json.loads((run_dir / "summary.json").read_text())

@@ -124,8 +124,27 @@ class TrainConfig(_Strict):
                                              "stage on a model given with --init-from, everything else frozen")
     accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = Field(
         "auto", description="auto: a GPU when there is one; a named one must exist here")
-    devices: int = Field(1, ge=1)
-    threads: Optional[int] = Field(None, ge=1)
+    devices: int = Field(1, ge=1, description="devices per node (several: one process each, under train.strategy)")
+    strategy: str = Field("auto", description="Lightning's strategy name: auto, ddp, ddp_spawn, fsdp, ... "
+                          "(auto: ddp when devices x num_nodes > 1)")
+    num_nodes: int = Field(1, ge=1, description="machines (e.g. SLURM nodes); each runs train.devices processes")
+    precision: Literal["32-true", "64-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true"] = Field(
+        "32-true", description="Lightning's precision; mixed precision needs a GPU (bf16-mixed also runs on CPU)")
+    threads: Optional[int] = Field(None, ge=1, description="torch threads per process (default: the cores / processes here)")
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, v: str) -> str:
+        if v == "auto":
+            return v
+        from lightning.pytorch.strategies import StrategyRegistry  # only when one is named
+
+        names = StrategyRegistry.available_strategies()
+        if v not in names:
+            close = difflib.get_close_matches(v, names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"unknown strategy {v!r}{hint}; use auto, ddp, ddp_spawn, fsdp or another of Lightning's names")
+        return v
 
 
 class ObjectiveConfig(_Strict):

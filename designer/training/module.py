@@ -9,6 +9,7 @@ import torch
 
 from designer.config import PipelineConfig
 from designer.models.vae import BetaVAE, active_units, beta_at, capacity_at, is_collapsed
+from designer.training.distributed import gather_rows
 
 
 class PosteriorCollapseWarning(UserWarning):
@@ -96,22 +97,32 @@ class LitBetaVAE(L.LightningModule):
         if self.cfg.train.stage == "refiner":
             out = self._refiner_loss(batch, sample=True)
             bs = len(self.model.plugin.targets(batch))
-            self.log_dict({f"train/{k}": v.detach() for k, v in out.items()}, batch_size=bs, on_step=False, on_epoch=True)
+            self.log_dict({f"train/{k}": v.detach() for k, v in out.items()}, batch_size=bs, on_step=False, on_epoch=True,
+                          sync_dist=True)
             return out["loss"]
         beta = self._beta()
         out = self.model.loss(batch, beta, self.cfg.loss.free_bits, sample=True,
                               property_weight=self.cfg.loss.property_weight, capacity=self._capacity())
         bs = len(self.model.plugin.targets(batch))
-        self.log_dict({f"train/{k}": v for k, v in out.items() if v.ndim == 0}, batch_size=bs, on_step=False, on_epoch=True)
-        self.log("train/beta", beta, batch_size=bs, on_step=False, on_epoch=True)
+        self.log_dict({f"train/{k}": v for k, v in out.items() if v.ndim == 0}, batch_size=bs, on_step=False, on_epoch=True,
+                      sync_dist=True)
+        self.log("train/beta", beta, batch_size=bs, on_step=False, on_epoch=True, sync_dist=True)
         kl = out["kl_per_dim"].detach() * bs
         self._kl_sum = kl if self._kl_sum is None else self._kl_sum + kl
         self._kl_count += bs
         return out["loss"]
 
+    def on_train_start(self) -> None:
+        # optimiser steps per epoch on this rank, after Lightning sharded the data: the schedules' clock
+        self.steps_per_epoch = max(1, int(self.trainer.num_training_batches))
+
     def on_train_epoch_end(self) -> None:
         if self._kl_sum is not None:
-            per_dim = (self._kl_sum / self._kl_count).cpu()
+            # summed over every rank's shard, so all ranks (and the log) see the whole epoch's KL
+            kl_sum = self.trainer.strategy.reduce(self._kl_sum, reduce_op="sum")
+            count = self.trainer.strategy.reduce(torch.tensor(float(self._kl_count), device=self._kl_sum.device),
+                                                 reduce_op="sum")
+            per_dim = (kl_sum / count).cpu()
             self.kl_history.append(per_dim.tolist())
             self.log("train/active_dims_kl>0.01", float((per_dim > 0.01).sum()))
             self._check_collapse(float(per_dim.sum()))
@@ -127,7 +138,8 @@ class LitBetaVAE(L.LightningModule):
         msg = collapse_message(rate, active, self.model.latent_dim, self.current_epoch, self.cfg)
         if msg is not None:
             self.collapse_warning = msg
-            warnings.warn(msg, PosteriorCollapseWarning, stacklevel=2)
+            if self.trainer.is_global_zero:
+                warnings.warn(msg, PosteriorCollapseWarning, stacklevel=2)
             if self.notify is not None:
                 self.notify(msg)
 
@@ -143,20 +155,22 @@ class LitBetaVAE(L.LightningModule):
         if self.cfg.train.stage == "refiner":
             out = self._refiner_loss(batch, sample=False)
             bs = len(self.model.plugin.targets(batch))
-            self.log("val/selection", out.pop("loss"), batch_size=bs, prog_bar=True)
-            self.log_dict({f"val/{k}": v for k, v in out.items()}, batch_size=bs)
+            self.log("val/selection", out.pop("loss"), batch_size=bs, prog_bar=True, sync_dist=True)
+            self.log_dict({f"val/{k}": v for k, v in out.items()}, batch_size=bs, sync_dist=True)
             return
         # at the final beta (or C_max), without free bits or sampling, the objective is the selection score
         out = self.model.loss(batch, self.cfg.loss.beta, 0.0, sample=False,
                               property_weight=self.cfg.loss.property_weight, capacity=self._capacity(final=True))
         bs = len(self.model.plugin.targets(batch))
-        self.log("val/selection", out["loss"], batch_size=bs, prog_bar=True)
-        self.log_dict({f"val/{k}": v for k, v in out.items() if v.ndim == 0 and k != "loss"}, batch_size=bs)
-        self._val_mu.append(out["mu"].cpu())
+        # reduced over the ranks: it selects the checkpoint, stops training and schedules the learning rate
+        self.log("val/selection", out["loss"], batch_size=bs, prog_bar=True, sync_dist=True)
+        self.log_dict({f"val/{k}": v for k, v in out.items() if v.ndim == 0 and k != "loss"}, batch_size=bs,
+                      sync_dist=True)
+        self._val_mu.append(out["mu"].detach())
 
     def on_validation_epoch_end(self) -> None:
         if self._val_mu:
-            mu = torch.cat(self._val_mu)
+            mu = gather_rows(self, torch.cat(self._val_mu)).cpu()  # every rank's holdout latents
             if len(mu) > 1:
                 n_active = int(active_units(mu).sum())
                 self.active_history.append(n_active)

@@ -23,6 +23,7 @@ from designer.runs import build_model, load_run, save_model
 from designer.training.datasets import fit_data_scales, load_training_data, make_loader
 from designer.training.hardware import check_accelerator
 from designer.training.module import LitBetaVAE
+from designer.training.distributed import RankAgreement, launch_rank
 from designer.training.resume import EpochResume
 
 
@@ -30,7 +31,18 @@ MIN_TRAINING_ROWS = 4  # a fresh model fits its scales (spreads) on the training
 
 
 def set_threads(cfg: PipelineConfig) -> None:
-    torch.set_num_threads(cfg.train.threads or os.cpu_count() or 1)
+    """``train.threads``, or this machine's cores shared among the processes it trains in."""
+    t = cfg.train
+    per_node = t.devices if t.accelerator == "cpu" or t.strategy.startswith("ddp") else 1
+    torch.set_num_threads(t.threads or max(1, (os.cpu_count() or 1) // per_node))
+
+
+def trainer_settings(cfg: PipelineConfig) -> dict:
+    """The ``lightning.Trainer`` arguments the pipeline's ``train`` section decides."""
+    t = cfg.train
+    return {"max_epochs": t.epochs, "max_time": timedelta(minutes=t.max_minutes) if t.max_minutes else None,
+            "accelerator": t.accelerator, "devices": t.devices, "strategy": t.strategy, "num_nodes": t.num_nodes,
+            "precision": t.precision}
 
 
 def _inherit_architecture(cfg: PipelineConfig, init) -> PipelineConfig:
@@ -124,13 +136,16 @@ def check_resume(run_dir: Path, cfg: PipelineConfig, model) -> None:
 
 
 def train(cfg: PipelineConfig, run_dir: Path, init_from: str | None = None, resume: bool = False,
-          progress: bool = True, notify=None) -> Path:
+          progress: bool = True, notify=None) -> Path | None:
     """Train and write ``run_dir`` (config.yaml, model.pt, logs/metrics.csv, kl_per_dim.csv, summary.json).
 
     ``notify(message)`` is called at once if the posterior collapses during training.
 
+    Under DDP (``train.strategy``, several devices or nodes) every process calls this; only rank
+    zero writes the run folder and exports.
+
     Returns:
-        path of the exported ``model.pt`` (the holdout-selected best weights).
+        path of the exported ``model.pt`` (the holdout-selected best weights); ``None`` on the other ranks.
     """
     check_accelerator(cfg.train.accelerator, cfg.train.devices)  # before any data is read
     set_threads(cfg)
@@ -165,25 +180,26 @@ def train(cfg: PipelineConfig, run_dir: Path, init_from: str | None = None, resu
     if resume and last.exists():
         check_resume(run_dir, cfg, model)
 
+    zero = launch_rank() == 0  # under DDP every process runs this function; only rank zero writes the run folder
     created = not run_dir.exists()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "config.yaml", dump(cfg))
+    if zero:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir / "config.yaml", dump(cfg))
     bs = min(cfg.train.batch_size, len(train_data))
     train_loader = make_loader(data.domain, train_data, bs, shuffle=True, seed=cfg.seed,
                                drop_last=len(train_data) > bs, weights=data.sample_weights)
     val_loader = make_loader(data.domain, holdout, 512)
-    lit = LitBetaVAE(model, cfg, len(train_loader), notify=notify)
+    lit = LitBetaVAE(model, cfg, len(train_loader), notify=notify if zero else None)
 
     ckpt = L.pytorch.callbacks.ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val/selection",
                                                mode="min", save_top_k=1, save_last=False)
     callbacks = [ckpt, L.pytorch.callbacks.EarlyStopping("val/selection", patience=cfg.train.patience, mode="min"),
-                 EpochResume(last, run_dir / "logs" / "metrics.csv")]  # last.ckpt at each epoch start; one log
+                 EpochResume(last, run_dir / "logs" / "metrics.csv"),  # last.ckpt at each epoch start; one log
+                 agreement := RankAgreement()]
     if progress:
         callbacks.append(L.pytorch.callbacks.RichProgressBar(leave=False))
     trainer = L.Trainer(
-        max_epochs=cfg.train.epochs,
-        max_time=timedelta(minutes=cfg.train.max_minutes) if cfg.train.max_minutes else None,
-        accelerator=cfg.train.accelerator, devices=cfg.train.devices,
+        **trainer_settings(cfg),
         callbacks=callbacks, logger=False,  # EpochResume keeps logs/metrics.csv, continuous across resumes
         enable_progress_bar=progress, enable_model_summary=False, log_every_n_steps=10,
         deterministic=False, num_sanity_val_steps=0,
@@ -192,10 +208,12 @@ def train(cfg: PipelineConfig, run_dir: Path, init_from: str | None = None, resu
     try:
         trainer.fit(lit, train_loader, val_loader, ckpt_path=str(last) if resume and last.exists() else None)
     except BaseException:
-        if created and not last.exists():  # nothing to resume from: leave no half run folder behind
+        if zero and created and not last.exists():  # nothing to resume from: leave no half run folder behind
             shutil.rmtree(run_dir, ignore_errors=True)
         raise  # with last.ckpt, the folder stays for `designer train ... --resume`
     minutes = (time.time() - start) / 60
+    if not trainer.is_global_zero:
+        return None  # the other ranks trained the same weights; rank zero exports them
 
     best_path = ckpt.best_model_path
     if best_path:
@@ -220,6 +238,8 @@ def train(cfg: PipelineConfig, run_dir: Path, init_from: str | None = None, resu
         "collapse_warning": lit.collapse_warning,
         "uncertainty_calibration": calibration,
         "kl_per_dim_last_epoch": kl_last, "init_from": str(init.path) if init else None,
+        "processes": trainer.world_size, "strategy": type(trainer.strategy).__name__,
+        "rank_weight_max_abs_difference": agreement.max_abs_difference,
     }
     with atomic_write(run_dir / "kl_per_dim.csv", "w", newline="") as f:
         w = csv.writer(f)
