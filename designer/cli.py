@@ -285,6 +285,7 @@ def score(
     relax_steps: int = typer.Option(200, "--relax-steps", min=1, help="crystals: at most this many relaxation steps each"),
     no_energy: bool = typer.Option(False, "--no-energy", help="crystals: skip CHGNet (geometry, charge balance, symmetry only)"),
     second_opinion: bool = typer.Option(False, "--second-opinion", help="crystals: SevenNet-0 energy above hull beside CHGNet's (pip install 'designer[sevenn]')"),
+    jobs: int = typer.Option(1, "--jobs", min=1, help="crystals: worker processes for the checks, CHGNet single points and novelty"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace a complete earlier output in --out (never a folder designer did not finish)"),
 ):
     """Score any CIF/FASTA files for synthesis: every file gets a row, broken ones with their reason."""
@@ -296,7 +297,7 @@ def score(
     check_output(out, overwrite)
     with output_folder(out, overwrite) as folder:
         res = score_files(files, folder, run=run, relax_top=relax_top, relax_steps=relax_steps, energies=not no_energy,
-                          second_opinion=second_opinion,
+                          second_opinion=second_opinion, jobs=jobs,
                           log=lambda m: console.print(m, highlight=False))
     from designer.domains import get_domain
 

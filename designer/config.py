@@ -208,6 +208,7 @@ class ScoringConfig(_Strict):
     diversity: float = Field(0.3, ge=0, description="batch selection: readiness minus this x similarity to the closest picked")
     select: Optional[int] = Field(None, ge=1, description="mark this many candidates as the selected batch (default: all valid)")
     symprec: float = Field(0.1, gt=0, description="symmetry tolerance (A) of the symmetrised CIFs and space groups")
+    jobs: int = Field(1, ge=1, description="crystals: worker processes for the checks, CHGNet single points and novelty")
 
 
 class PipelineConfig(_Strict):

@@ -69,7 +69,7 @@ def read_inputs(paths: list[Path]) -> tuple[str, list[tuple[str, object, str]]]:
 
 def score_files(paths: list[Path], out: Path, run: str | None = None, relax_top: int = 0, relax_steps: int = 200,
                 energies: bool = True, hull_files: list[Path] | None = None, second_opinion: bool = False,
-                log: Callable[[str], None] = print) -> ScoreResult:
+                log: Callable[[str], None] = print, jobs: int = 1) -> ScoreResult:
     """Score every input and write ``out/scores.csv`` (and the domain's files beside it, e.g. symmetrised CIFs)."""
     name, items = read_inputs(paths)
     domain = get_domain(name)
@@ -88,7 +88,8 @@ def score_files(paths: list[Path], out: Path, run: str | None = None, relax_top:
     objects, ids = [it[1] for _, it in good], [it[0] for _, it in good]
     scored, more = domain.score_items(r, objects, ids, model_columns=columns, relax_top=relax_top,
                                       relax_steps=relax_steps, energies=energies, hull_files=hull_files,
-                                      log=log, **({"second_opinion": True} if second_opinion else {}))  # only when asked: older domains lack it
+                                      log=log, **({"second_opinion": True} if second_opinion else {}),  # only when asked:
+                                      **({"jobs": jobs} if jobs > 1 else {}))  # older domains lack them
     notes += more
     rows_by_index = {i: row for (i, _), row in zip(good, scored)}
     rows = []

@@ -249,11 +249,12 @@ class Domain:
 
     def score_items(self, run, objects: list, ids: list[str], *, model_columns=None, relax_top: int = 0,
                     relax_steps: int = 200, energies: bool = True, hull_files=None, second_opinion: bool = False,
-                    log: Callable[[str], None] = print) -> tuple[list[dict], list[str]]:
+                    log: Callable[[str], None] = print, jobs: int = 1) -> tuple[list[dict], list[str]]:
         """Scorecard rows of readable objects (``run`` may be None) and notes for the user.
 
         ``relax_top``, ``relax_steps``, ``energies``, ``hull_files`` and ``second_opinion`` (SevenNet-0
-        beside CHGNet) concern domains with energies; others ignore them."""
+        beside CHGNet) concern domains with energies; others ignore them. ``jobs``: worker processes
+        for the per-item work where the domain has any worth fanning out."""
         self._missing("score")
 
     def write_scored(self, out: Path, objects: list, ids: list[str]) -> None:

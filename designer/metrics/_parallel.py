@@ -1,24 +1,19 @@
-"""A small process-pool map shared by the metrics (CrystalNN and StructureMatcher are CPU-bound)."""
+"""A small process-pool map shared by the metrics and scoring (CrystalNN, StructureMatcher, SMACT
+and spglib are CPU-bound): joblib's loky workers, fresh processes (no fork of a process holding
+torch threads) with one BLAS / OpenMP thread each, set before the work starts."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Sequence, TypeVar
+
+from joblib import Parallel, delayed
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 ProgressFn = Callable[[int, int], None]
-
-
-def _quiet_init() -> None:
-    warnings.filterwarnings("ignore")
-    # One thread per worker: the pool is the parallelism.
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = "1"
 
 
 def _run_chunk(args):
@@ -62,11 +57,10 @@ def parallel_map(
             if progress is not None:
                 progress(len(out), total)
         return out
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx, initializer=_quiet_init) as pool:
-        for res in pool.map(_run_chunk, [(fn, c) for c in chunks]):
-            out.extend(res)
-            if progress is not None:
-                progress(len(out), total)
+    # inner_max_num_threads: joblib limits each worker's thread pools (the pool is the parallelism)
+    run = Parallel(n_jobs=n_jobs, backend="loky", inner_max_num_threads=1, return_as="generator")
+    for res in run(delayed(_run_chunk)((fn, c)) for c in chunks):
+        out.extend(res)
+        if progress is not None:
+            progress(len(out), total)
     return out

@@ -28,8 +28,18 @@ def load_model():
         return CHGNet.load(model_name=MODEL_VERSION, use_device="cpu", verbose=False)
 
 
-def single_point(structures: list[Structure], batch_size: int = 32) -> list[dict]:
-    """Per structure ``{"energy_per_atom" (eV), "max_force" (eV/A), "max_stress" (GPa)}``; NaN where CHGNet fails."""
+def single_point(structures: list[Structure], batch_size: int = 32, jobs: int = 1) -> list[dict]:
+    """Per structure ``{"energy_per_atom" (eV), "max_force" (eV/A), "max_stress" (GPa)}``; NaN where CHGNet fails.
+
+    ``jobs > 1``: batches of ``batch_size`` fan out over that many worker processes, each loading
+    CHGNet once and running on one torch thread.
+    """
+    if jobs > 1 and len(structures) > batch_size:
+        from designer.metrics._parallel import parallel_map
+
+        chunks = [structures[i:i + batch_size] for i in range(0, len(structures), batch_size)]
+        parts = parallel_map(_single_point_worker, [(c, batch_size) for c in chunks], n_jobs=jobs, chunk_size=1)
+        return [row for part in parts for row in part]
     model = load_model()
     out: list[dict] = []
     for start in range(0, len(structures), batch_size):
@@ -56,6 +66,15 @@ def single_point(structures: list[Structure], batch_size: int = 32) -> list[dict
                         "max_force": float(np.linalg.norm(np.asarray(p["f"]), axis=-1).max()),
                         "max_stress": float(np.abs(np.asarray(p["s"])).max())})
     return out
+
+
+def _single_point_worker(args) -> list[dict]:
+    """One batch in a worker process: one torch thread (the processes are the parallelism)."""
+    import torch
+
+    torch.set_num_threads(1)
+    chunk, batch_size = args
+    return single_point(chunk, batch_size)
 
 
 def relax(structure: Structure, steps: int = 200, fmax: float = 0.1, relax_cell: bool = True) -> dict:

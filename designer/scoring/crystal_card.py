@@ -22,6 +22,7 @@ from pymatgen.core import Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from designer.metrics import novelty_uniqueness
+from designer.metrics._parallel import parallel_map
 from designer.scoring.chgnet_energy import relax, single_point
 from designer.scoring.crystal_checks import charge_balance, geometry
 from designer.scoring.hull import STABLE
@@ -35,12 +36,25 @@ def spacegroup(structure: Structure, symprec: float = 0.1) -> tuple[str, int]:
         return "", 0
 
 
+def structure_checks(args: tuple[Structure, float]) -> dict:
+    """``(structure, symprec)`` -> identity, symmetry, geometry and charge-balance columns (a worker's unit)."""
+    s, symprec = args
+    row = {"formula": s.composition.reduced_formula, "num_atoms": len(s)}
+    row["spacegroup"], row["spacegroup_number"] = spacegroup(s, symprec)
+    row.update(geometry(s))
+    row.update(charge_balance(s))
+    return row
+
+
 def score_crystals(structures: list[Structure], ids: list[str], hull=None, reference_structures=None,
                    relax_top: int = 0, relax_steps: int = 200, energies: bool = True,
                    model_scores: Callable[[list[Structure]], list[dict]] | None = None,
                    order_for_relax: list[int] | None = None, symprec: float = 0.1, second_opinion=None,
-                   log: Callable[[str], None] = lambda m: None) -> list[dict]:
+                   log: Callable[[str], None] = lambda m: None, jobs: int = 1) -> list[dict]:
     """Score ``structures``; returns one dict per structure, in input order.
+
+    ``jobs``: worker processes for the per-structure checks (geometry, SMACT, symmetry), the
+    CHGNet single points (in batches) and novelty; 1 runs everything here.
 
     Args:
         hull: a ``HullReference`` (formation energy, energy above hull); None leaves them out.
@@ -52,17 +66,12 @@ def score_crystals(structures: list[Structure], ids: list[str], hull=None, refer
         second_opinion: an object whose ``score(structures)`` gives per-structure dicts (SevenNet-0's
             ``e_above_hull_sevennet``), run on the relaxed structure where there is one.
     """
-    rows = []
-    for i, (s, sid) in enumerate(zip(structures, ids)):
-        row = {"id": sid, "formula": s.composition.reduced_formula, "num_atoms": len(s)}
-        row["spacegroup"], row["spacegroup_number"] = spacegroup(s, symprec)
-        row.update(geometry(s))
-        row.update(charge_balance(s))
-        rows.append(row)
+    checks = parallel_map(structure_checks, [(s, symprec) for s in structures], n_jobs=jobs)
+    rows = [{"id": sid, **row} for sid, row in zip(ids, checks)]
     ok = [i for i, r in enumerate(rows) if r["geometry_ok"]]
     if energies:
         log(f"CHGNet single points for {len(ok)} structures")
-        sp = single_point([structures[i] for i in ok])
+        sp = single_point([structures[i] for i in ok], jobs=jobs)
         for i, e in zip(ok, sp):
             rows[i].update(e)
             if hull is not None:
@@ -76,7 +85,8 @@ def score_crystals(structures: list[Structure], ids: list[str], hull=None, refer
                 rows[i].update(extra)
     valid = [i for i in ok if rows[i]["charge_neutral"]]
     if reference_structures is not None or len(valid) > 1:
-        res = novelty_uniqueness([structures[i] for i in ok], list(reference_structures or []), return_flags=True)
+        res = novelty_uniqueness([structures[i] for i in ok], list(reference_structures or []), n_jobs=jobs,
+                                 return_flags=True)
         for k, i in enumerate(ok):
             rows[i]["unique"] = bool(res["unique"][k])
             if reference_structures is not None:

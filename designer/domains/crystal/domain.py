@@ -264,7 +264,7 @@ class CrystalDomain(Domain):
 
     def score_items(self, run, objects: list, ids: list[str], *, model_columns=None, relax_top: int = 0,
                     relax_steps: int = 200, energies: bool = True, hull_files=None, second_opinion: bool = False,
-                    log=print):
+                    log=print, jobs: int = 1):
         notes = []
         hull = HullReference.from_files(hull_files or default_hull_files(run.training_paths() if run else [])) \
             if energies else None
@@ -279,7 +279,7 @@ class CrystalDomain(Domain):
             notes.append(f"second opinion: {second.hull.description}, single points on the same structures")
         rows = score_crystals(objects, ids, hull=hull, reference_structures=refs, relax_top=relax_top,
                               relax_steps=relax_steps, energies=energies, model_scores=model_columns,
-                              second_opinion=second, log=log)
+                              second_opinion=second, log=log, jobs=jobs)
         return rows, notes
 
     def write_scored(self, out: Path, objects: list, ids: list[str]) -> None:
@@ -300,7 +300,7 @@ class CrystalDomain(Domain):
         second = _second_opinion(cfg.second_opinion and hull is not None)
         rows = score_crystals(objects, ids, hull=hull, reference_structures=refs, relax_top=cfg.relax_top,
                               relax_steps=cfg.relax_steps, energies=cfg.energies, symprec=cfg.symprec,
-                              second_opinion=second, log=lambda m: None)
+                              second_opinion=second, log=lambda m: None, jobs=cfg.jobs)
         if hull is not None:
             summary["hull"] = f"{hull.description}; {CAVEAT}"
         if second is not None:

@@ -283,7 +283,7 @@ class SequenceDomain(Domain):
 
     def score_items(self, run, objects: list, ids: list[str], *, model_columns=None, relax_top: int = 0,
                     relax_steps: int = 200, energies: bool = True, hull_files=None, second_opinion: bool = False,
-                    log=print):
+                    log=print, jobs: int = 1):  # liabilities and distances are cheap: jobs is not needed
         wt = generate.reference_sequence(run) if run is not None else None
         return score_proteins(objects, ids, wild_type=wt, model_scores=model_columns), []
 
