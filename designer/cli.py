@@ -85,12 +85,13 @@ def train(
     init_from: Optional[str] = typer.Option(None, "--init-from", help="fine-tune from a run folder, model file or shipped model name"),
     out: Optional[Path] = typer.Option(None, help="run folder (default: runs/<name>)"),
     resume: bool = typer.Option(False, help="resume from the run folder's last Lightning checkpoint"),
+    jobs: Optional[int] = typer.Option(None, "--jobs", min=1, help="worker processes preparing the data (parsing, neighbour graphs; sets data.jobs)"),
 ):
     """Train the pipeline's beta-VAE (holdout-selected), writing a run folder with model.pt."""
     from designer.config import load_pipeline
     from designer.training.train import train as run_train
 
-    overrides = list(set_) + ([f"seed={seed}"] if seed is not None else [])
+    overrides = list(set_) + ([f"seed={seed}"] if seed is not None else []) + ([f"data.jobs={jobs}"] if jobs else [])
     cfg, _ = load_pipeline(pipeline, overrides)
     run_dir = out or Path("runs") / cfg.name
     from designer.training.distributed import launch_rank

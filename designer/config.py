@@ -50,6 +50,7 @@ class DataConfig(_Strict):
     holdout: list[str] = Field(default_factory=list, description="crystals: a fixed holdout (files) for early stopping "
                                "and model selection, instead of a seeded holdout_fraction of train")
     cache: bool = True
+    jobs: int = Field(1, ge=1, description="crystals: worker processes parsing CIFs and building neighbour graphs (designer train --jobs)")
     sequences: SequenceDataConfig = Field(default_factory=SequenceDataConfig)
 
     @field_validator("train", "holdout", mode="before")

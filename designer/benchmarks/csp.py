@@ -25,7 +25,7 @@ from designer.domains.crystal.csp import DEFAULT_TEMPLATES, StructurePredictor, 
 from designer.domains.crystal.templates import TemplateBaseline, counts_of
 from designer.errors import DesignerError
 from designer.metrics._matching import RECON_MATCHER, match_structures
-from designer.metrics._parallel import parallel_map
+from designer.parallel import parallel_map
 from designer.report.results import command_line, device_info, fmt, write_results
 from designer.runs import load_run
 

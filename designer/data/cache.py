@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import pickle
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -47,8 +48,9 @@ def cached(path: Path, options: dict[str, Any], build: Callable[[], Any], enable
         try:
             with open(target, "rb") as f:
                 return pickle.load(f)
-        except Exception:
-            pass  # a corrupt cache entry is rebuilt
+        except Exception as exc:  # truncated or corrupt: rebuilt (and rewritten atomically)
+            warnings.warn(f"{target}: the cached copy of {Path(path).name} cannot be read ({type(exc).__name__}); "
+                          "rebuilding it", RuntimeWarning, stacklevel=2)
     value = build()
     try:
         atomic_write_bytes(target, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))

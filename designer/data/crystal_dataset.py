@@ -16,6 +16,7 @@ from designer.data.crystal_io import CrystalRecord, canonicalize, read_crystals
 from designer.data.lattice_symmetry import MAX_OPS, lattice_automorphisms
 from designer.data.label_checks import check_labels
 from designer.errors import DataError
+from designer.parallel import parallel_map
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,11 @@ class ElementVocab:
         return out
 
 
-def load_records(path: Path, properties: list[str], use_cache: bool = True) -> list[CrystalRecord]:
-    """Read (or fetch from the on-disk cache) the canonicalised crystals of one input."""
+def load_records(path: Path, properties: list[str], use_cache: bool = True, jobs: int = 1) -> list[CrystalRecord]:
+    """Read (or fetch from the on-disk cache) the canonicalised crystals of one input (``jobs`` parsers)."""
     return cached(
         Path(path), {"kind": "crystal_records", "properties": list(properties)},
-        lambda: read_crystals(path, properties), enabled=use_cache,
+        lambda: read_crystals(path, properties, jobs=jobs), enabled=use_cache,
     )
 
 
@@ -74,8 +75,13 @@ def build_graph(record: CrystalRecord, cutoff: float, max_neighbors: int) -> tup
     return (*periodic_neighbors(record.lattice, record.frac_coords, cutoff, max_neighbors), ops, num_ops)
 
 
-def build_graphs(records: list[CrystalRecord], cutoff: float, max_neighbors: int) -> list[tuple]:
-    return [build_graph(r, cutoff, max_neighbors) for r in records]
+def _graph_worker(args) -> tuple:
+    return build_graph(*args)
+
+
+def build_graphs(records: list[CrystalRecord], cutoff: float, max_neighbors: int, jobs: int = 1) -> list[tuple]:
+    """``build_graph`` of every record, in order, over ``jobs`` worker processes."""
+    return parallel_map(_graph_worker, [(r, cutoff, max_neighbors) for r in records], n_jobs=jobs)
 
 
 def to_data(
@@ -116,18 +122,20 @@ def load_graph_dataset(
     max_neighbors: int,
     max_atoms: int,
     use_cache: bool = True,
+    jobs: int = 1,
 ) -> tuple[list[CrystalRecord], list[Data], ElementVocab]:
-    """Read one or more inputs into records and graphs; the vocabulary is built from them when not given."""
+    """Read one or more inputs into records and graphs; the vocabulary is built from them when not given.
+    ``jobs``: worker processes for parsing and graph building (the cache does not depend on it)."""
     records: list[CrystalRecord] = []
     graphs: list[tuple] = []
     for path in paths:
-        recs = load_records(Path(path), properties, use_cache)
+        recs = load_records(Path(path), properties, use_cache, jobs)
         check_records(recs, max_atoms)
         records += recs
         graphs += cached(
             Path(path),
             {"kind": "crystal_graphs", "format": 2, "properties": list(properties), "cutoff": cutoff, "max_neighbors": max_neighbors},
-            lambda recs=recs: build_graphs(recs, cutoff, max_neighbors), enabled=use_cache,
+            lambda recs=recs: build_graphs(recs, cutoff, max_neighbors, jobs), enabled=use_cache,
         )
     if properties and records:
         check_labels(np.array([[r.properties.get(p, np.nan) for p in properties] for r in records], dtype=float),

@@ -21,6 +21,7 @@ from pymatgen.io.cif import CifParser
 from designer.io.text import open_text, read_text
 from designer.data.cell_checks import cell_problem, cif_parameter_problem
 from designer.errors import DataError, DesignerError
+from designer.parallel import parallel_map
 
 CIF_SUFFIXES = (".cif", ".mcif")
 
@@ -143,8 +144,18 @@ def _check_numeric(value, name: str, where: str) -> float:
     return out
 
 
-def read_crystal_csv(path: Path, properties: list[str], id_column: str | None = None) -> list[CrystalRecord]:
-    """Read a CDVAE-style CSV (``cif`` column, property columns, an unnamed index column)."""
+def _parse_row(args) -> CrystalRecord:
+    """``(id, cif text, {property: raw value}, where)`` -> a canonical record (a worker's unit)."""
+    rid, cif, raw, where = args
+    structures = parse_cif_text(cif if isinstance(cif, str) else "", where)
+    lattice, frac, z = canonicalize(structures[0], where)
+    props = {p: _check_numeric(v, p, where) for p, v in raw.items()}
+    return CrystalRecord(rid, lattice, frac, z, props, where)
+
+
+def read_crystal_csv(path: Path, properties: list[str], id_column: str | None = None, jobs: int = 1) -> list[CrystalRecord]:
+    """Read a CDVAE-style CSV (``cif`` column, property columns, an unnamed index column);
+    ``jobs`` worker processes parse the CIFs."""
     try:
         df = pd.read_csv(open_text(path), index_col=None)
     except DesignerError:
@@ -167,15 +178,11 @@ def read_crystal_csv(path: Path, properties: list[str], id_column: str | None = 
         )
     if id_column is None:
         id_column = "material_id" if "material_id" in df.columns else None
-    records = []
+    rows = []
     for row, rec in enumerate(df.to_dict("records")):
         rid = str(rec[id_column]) if id_column else str(row)
-        where = f"{path}: row {row + 1} (id {rid})"
-        structures = parse_cif_text(rec["cif"] if isinstance(rec["cif"], str) else "", where)
-        lattice, frac, z = canonicalize(structures[0], where)
-        props = {p: _check_numeric(rec[p], p, where) for p in properties}
-        records.append(CrystalRecord(rid, lattice, frac, z, props, where))
-    return records
+        rows.append((rid, rec["cif"], {p: rec[p] for p in properties}, f"{path}: row {row + 1} (id {rid})"))
+    return parallel_map(_parse_row, rows, n_jobs=jobs)
 
 
 def _read_properties_table(folder: Path, properties: list[str]) -> dict[str, dict[str, float]]:
@@ -214,13 +221,14 @@ def read_cif_files(paths: list[Path], properties: list[str], table: dict | None 
     return records
 
 
-def read_crystals(path: str | Path, properties: list[str] | None = None) -> list[CrystalRecord]:
+def read_crystals(path: str | Path, properties: list[str] | None = None, jobs: int = 1) -> list[CrystalRecord]:
     """Read crystals from a CSV (``.csv``/``.csv.gz``), a folder of CIFs, or one CIF file.
 
     Args:
         path: the input.
         properties: property columns to read (CSV) or look up in ``properties.csv`` (folder).
             Empty cells become NaN (unlabelled rows still train the VAE).
+        jobs: worker processes parsing a CSV's CIFs.
 
     Raises:
         DataError: one line naming the file/row and the fix.
@@ -238,7 +246,7 @@ def read_crystals(path: str | Path, properties: list[str] | None = None) -> list
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty")
     if name.endswith((".csv", ".csv.gz")):
-        return read_crystal_csv(path, properties)
+        return read_crystal_csv(path, properties, jobs=jobs)
     if name.endswith(CIF_SUFFIXES):
         return read_cif_files([path], properties)
     raise DataError(f"{path}: unknown crystal file type; give a .csv/.csv.gz (with a 'cif' column), a .cif file or a folder of .cif files")

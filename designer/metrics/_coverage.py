@@ -14,7 +14,7 @@ from pymatgen.core import Structure
 from scipy.spatial.distance import cdist
 
 from designer.errors import ConfigError
-from designer.metrics._parallel import ProgressFn, parallel_map
+from designer.parallel import ProgressFn, parallel_map
 
 #: Distance cutoffs (structure, composition) from CDVAE's ``compute_metrics.py``.
 COVERAGE_CUTOFFS: dict[str, dict[str, float]] = {

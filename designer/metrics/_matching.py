@@ -12,7 +12,7 @@ import numpy as np
 from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.core import Structure
 
-from designer.metrics._parallel import parallel_map
+from designer.parallel import parallel_map
 from designer.metrics._validity import composition_validity, structure_validity
 
 #: StructureMatcher tolerances of CDVAE's reconstruction benchmark.

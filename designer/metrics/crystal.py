@@ -29,7 +29,7 @@ from designer.metrics._matching import (
     novelty_uniqueness,
     reconstruction_metrics,
 )
-from designer.metrics._parallel import ProgressFn
+from designer.parallel import ProgressFn
 from designer.metrics.mattergen_match import mattergen_uniqueness_novelty
 from designer.metrics._validity import composition_validity, smact_info, structure_validity
 

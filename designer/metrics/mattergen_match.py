@@ -28,7 +28,7 @@ import numpy as np
 from pymatgen.analysis.structure_matcher import OrderDisorderElementComparator, StructureMatcher
 from pymatgen.core import Structure
 
-from designer.metrics._parallel import parallel_map
+from designer.parallel import parallel_map
 
 TOLERANCES = {"ltol": 0.2, "stol": 0.3, "angle_tol": 5.0}
 RADIUS_THRESHOLD = 0.3

@@ -35,7 +35,7 @@ def single_point(structures: list[Structure], batch_size: int = 32, jobs: int = 
     CHGNet once and running on one torch thread.
     """
     if jobs > 1 and len(structures) > batch_size:
-        from designer.metrics._parallel import parallel_map
+        from designer.parallel import parallel_map
 
         chunks = [structures[i:i + batch_size] for i in range(0, len(structures), batch_size)]
         parts = parallel_map(_single_point_worker, [(c, batch_size) for c in chunks], n_jobs=jobs, chunk_size=1)

@@ -22,7 +22,7 @@ from pymatgen.core import Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from designer.metrics import novelty_uniqueness
-from designer.metrics._parallel import parallel_map
+from designer.parallel import parallel_map
 from designer.scoring.chgnet_energy import relax, single_point
 from designer.scoring.crystal_checks import charge_balance, geometry
 from designer.scoring.hull import STABLE

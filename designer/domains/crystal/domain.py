@@ -78,7 +78,7 @@ class CrystalDomain(Domain):
         d = cfg.data
         vocab = ElementVocab(tuple(init.model.plugin.atomic_numbers.tolist())) if init is not None else None
         _, data, vocab = load_graph_dataset([Path(p) for p in d.train + d.holdout], d.properties, vocab, d.cutoff,
-                                            d.max_neighbors, d.max_atoms, d.cache)
+                                            d.max_neighbors, d.max_atoms, d.cache, d.jobs)
         if d.holdout:  # a fixed holdout file: every training row trains (the vocabulary spans both, as it
             # does when a fraction of train is held out)
             n_train = sum(len(load_records(Path(p), d.properties, d.cache)) for p in d.train)

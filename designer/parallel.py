@@ -1,6 +1,7 @@
-"""A small process-pool map shared by the metrics and scoring (CrystalNN, StructureMatcher, SMACT
-and spglib are CPU-bound): joblib's loky workers, fresh processes (no fork of a process holding
-torch threads) with one BLAS / OpenMP thread each, set before the work starts."""
+"""A small process-pool map shared by data preparation, the metrics and scoring (CIF parsing,
+neighbour graphs, CrystalNN, StructureMatcher, SMACT and spglib are CPU-bound): joblib's loky
+workers, fresh processes (no fork of a process holding torch threads) with one BLAS / OpenMP thread
+each, set before the work starts."""
 
 from __future__ import annotations
 
