@@ -253,6 +253,41 @@ def our_neighbor_distances(lattice, frac, cutoff, max_neighbors=10_000) -> list[
     return [np.sort(dist[edge_index[1] == i]) for i in range(len(frac))]
 
 
+def dense_periodic_neighbors(lattice, frac_coords, cutoff, max_neighbors):
+    """The earlier all-pairs-all-images implementation, kept as the reference of the exact graph."""
+    from designer.data.crystal_graph import image_ranges
+
+    lattice = np.asarray(lattice, dtype=np.float64)
+    given = np.asarray(frac_coords, dtype=np.float64)
+    cell_of = np.floor(given)
+    frac = given - cell_of  # image ranges below assume coordinates in [0, 1)
+    n = len(frac)
+    nk = image_ranges(lattice, cutoff)
+    grids = [np.arange(-k, k + 1) for k in nk]
+    offsets = np.stack(np.meshgrid(*grids, indexing="ij"), axis=-1).reshape(-1, 3)  # M x 3
+    # displacement of j (in image o) from i: N_i x N_j x M x 3
+    diff = frac[None, :, None, :] + offsets[None, None, :, :] - frac[:, None, None, :]
+    dist = np.linalg.norm(diff @ lattice, axis=-1)  # N x N x M
+    zero = np.all(offsets == 0, axis=1)
+    idx = np.arange(n)
+    dist[idx, idx, np.flatnonzero(zero)[0]] = np.inf  # no self-loop
+    dist = dist.reshape(n, -1)  # N_i x (N_j * M)
+    dist = np.where(dist <= cutoff, dist, np.inf)
+    k = min(max_neighbors, dist.shape[1])
+    order = np.argsort(dist, axis=1, kind="stable")[:, :k]  # N_i x k
+    chosen = np.take_along_axis(dist, order, axis=1)
+    keep = np.isfinite(chosen)
+    dst = np.repeat(idx, k).reshape(n, k)[keep]
+    flat = order[keep]
+    src = flat // len(offsets)
+    off = offsets[flat % len(offsets)] + cell_of[dst] - cell_of[src]  # back to the caller's coordinates
+    return (
+        np.stack([src, dst]).astype(np.int64),
+        off.astype(np.int64),
+        chosen[keep],
+    )
+
+
 def skewed_structure():
     from pymatgen.core import Lattice, Structure
 
@@ -326,3 +361,20 @@ def test_periodic_neighbors_with_unwrapped_coordinates():
     for a, b in zip(ours, theirs):
         assert len(a) == len(b)
         np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_the_neighbour_graph_is_exactly_the_all_pairs_reference(tiny_structures):
+    """Same edges in the same order (by destination, distance, then source and image) as the dense
+    reference, across the nearest-k cut, on perovskites, a skewed cell and a 72-atom supercell."""
+    s = skewed_structure()
+    cases = [(x.lattice.matrix, x.frac_coords) for x in tiny_structures[:6]] + [(s.lattice.matrix, s.frac_coords)]
+    big = tiny_structures[0].copy()
+    big.make_supercell([3, 3, 2])
+    cases.append((big.lattice.matrix, big.frac_coords - 0.37))  # coordinates outside [0, 1) too
+    for lattice, frac in cases:
+        for cutoff, k in ((7.0, 12), (5.0, 4), (9.0, 10_000)):
+            ours = periodic_neighbors(lattice, frac, cutoff, k)
+            ref = dense_periodic_neighbors(lattice, frac, cutoff, k)
+            np.testing.assert_array_equal(ours[0], ref[0])
+            np.testing.assert_array_equal(ours[1], ref[1])
+            np.testing.assert_allclose(ours[2], ref[2], rtol=0, atol=1e-12)
