@@ -325,7 +325,7 @@ def _cell(v) -> str:
 @app.command()
 def benchmark(
     name: str = typer.Argument(..., help="benchmark: perov5, carbon24, mp20-subset, perov5-opt, carbon24-opt, perov5-csp, carbon24-csp, gfp, ehrlich, scorecard, beta-sweep, score-files, "
-                               "holdout, diagnose-misses, diagnose-step, stability, evaluators"),
+                               "holdout, diagnose-misses, diagnose-step, stability, evaluators, scale"),
     run: Optional[str] = typer.Option(None, "--run", help="run folder / model file / shipped name (default: the shipped model)"),
     out: Optional[Path] = typer.Option(None, "--out", help="results JSON (default results/<name>.json; a .md goes beside it)"),
     samples: Optional[Path] = typer.Option(None, "--samples", help="perov5, carbon24, mp20-subset: judge these CIFs (a folder) instead of sampling a model; "
@@ -370,6 +370,9 @@ def benchmark(
                                                     "carbon24, mp20-subset: also report the one-shot decode (default: on)"),
     refine_grid: Optional[str] = typer.Option(None, "--refine-grid", help="holdout: also decode with these settings, "
                                               "STEPS:START_SIGMA,... (e.g. 0:0.1,10:0.05,10:0.1; 0 steps = one-shot)"),
+    sizes: Optional[str] = typer.Option(None, "--sizes", help="scale: synthetic dataset sizes (default 1000,10000,100000)"),
+    epoch_steps: Optional[int] = typer.Option(None, "--epoch-steps", min=1, help="scale: time at most this many steps of the epoch (default: all)"),
+    scoring: Optional[bool] = typer.Option(None, "--scoring/--no-scoring", help="scale: also time scoring with 1 and 2 workers (default: on)"),
 ):
     """Run a benchmark protocol (DESIGN section 5) and write results/<name>.json + .md.
 
@@ -385,7 +388,7 @@ def benchmark(
         relax_top=relax_top,
         relax_steps=relax_steps, n_rows=n_rows, data=data, batch=batch, steps=steps,
         refine_grid=refine_grid, limit=limit, k=k, prior_draws=prior_draws, split=split, refine_steps=refine_steps, start_sigma=start_sigma, training_latents=training_latents, templates=templates, second_opinion=second_opinion,
-        compare_one_shot=compare_one_shot).items() if v is not None}
+        compare_one_shot=compare_one_shot, sizes=sizes, epoch_steps=epoch_steps, scoring=scoring).items() if v is not None}
     if not jobs and "jobs" in benchmark_options(name):  # the default, and 0: every core
         given["jobs"] = os.cpu_count() or 1
     path = run_benchmark(name, console=console, **given)

@@ -38,6 +38,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "diagnose-step": ("designer.benchmarks.diagnose", "run_step"),
     "stability": ("designer.benchmarks.stability", "run"),
     "evaluators": ("designer.benchmarks.evaluators", "run"),
+    "scale": ("designer.benchmarks.scale", "run"),
 }
 
 NOT_OPTIONS = ("console",)  # parameters the caller supplies, not the user

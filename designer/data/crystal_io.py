@@ -144,7 +144,7 @@ def _check_numeric(value, name: str, where: str) -> float:
     return out
 
 
-def _parse_row(args) -> CrystalRecord:
+def parse_csv_row(args) -> CrystalRecord:
     """``(id, cif text, {property: raw value}, where)`` -> a canonical record (a worker's unit)."""
     rid, cif, raw, where = args
     structures = parse_cif_text(cif if isinstance(cif, str) else "", where)
@@ -182,7 +182,7 @@ def read_crystal_csv(path: Path, properties: list[str], id_column: str | None = 
     for row, rec in enumerate(df.to_dict("records")):
         rid = str(rec[id_column]) if id_column else str(row)
         rows.append((rid, rec["cif"], {p: rec[p] for p in properties}, f"{path}: row {row + 1} (id {rid})"))
-    return parallel_map(_parse_row, rows, n_jobs=jobs)
+    return parallel_map(parse_csv_row, rows, n_jobs=jobs)
 
 
 def _read_properties_table(folder: Path, properties: list[str]) -> dict[str, dict[str, float]]:

@@ -10,10 +10,12 @@ import numpy as np
 import torch
 from pymatgen.core import Lattice, Structure
 from pymatgen.io.cif import CifWriter
+from torch.utils.data import Subset
 from torch_geometric.loader import DataLoader
 
 from designer.data import ElementVocab, holdout_split, load_graph_dataset
 from designer.data.crystal_dataset import load_records
+from designer.data.graph_store import load_store_dataset
 from designer.data.samplers import training_sampler
 from designer.data.crystal_io import check_structure, parse_cif_text, read_crystals
 from designer.domains.crystal.analysis import crystal_factors, lattice_constant, plot_traversals, strain_intervention
@@ -77,15 +79,17 @@ class CrystalDomain(Domain):
     def load_training_data(self, cfg, init=None) -> TrainingData:
         d = cfg.data
         vocab = ElementVocab(tuple(init.model.plugin.atomic_numbers.tolist())) if init is not None else None
-        _, data, vocab = load_graph_dataset([Path(p) for p in d.train + d.holdout], d.properties, vocab, d.cutoff,
-                                            d.max_neighbors, d.max_atoms, d.cache, d.jobs)
+        # memory-mapped stores read by index: the training process's memory does not grow with the data
+        data, vocab, counts = load_store_dataset([Path(p) for p in d.train + d.holdout], d.properties, vocab,
+                                                 d.cutoff, d.max_neighbors, d.max_atoms, d.cache, d.jobs)
         if d.holdout:  # a fixed holdout file: every training row trains (the vocabulary spans both, as it
             # does when a fraction of train is held out)
-            n_train = sum(len(load_records(Path(p), d.properties, d.cache)) for p in d.train)
-            train, held, notes = data[:n_train], data[n_train:], {"holdout": "fixed"}
+            n_train = sum(counts[:len(d.train)])
+            tr, ho, notes = range(n_train), range(n_train, len(data)), {"holdout": "fixed"}
         else:
             tr, ho = _split(len(data), cfg)
-            train, held, notes = [data[i] for i in tr], [data[i] for i in ho], {}
+            notes = {}
+        train, held = Subset(data, list(tr)), Subset(data, list(ho))
         return TrainingData(self.name, train, held, {"atomic_numbers": list(vocab.atomic_numbers)},
                             notes={"vocab_size": len(vocab), **notes})
 
@@ -97,7 +101,7 @@ class CrystalDomain(Domain):
                           generator=torch.Generator().manual_seed(seed))
 
     def fit_data_scales(self, model, data: TrainingData) -> torch.Tensor:
-        model.plugin.fit_scales(torch.cat([g.lattice for g in data.train]))
+        model.plugin.fit_scales(torch.cat([g.lattice for g in data.train]))  # train: any sequence of Data
         return torch.cat([g.y for g in data.train])
 
     def build_plugin(self, cfg, plugin_args: dict):
