@@ -246,6 +246,8 @@ class GraphStore(Dataset):
 def open_store(path: Path, properties: list[str], cutoff: float, max_neighbors: int, jobs: int = 1,
                use_cache: bool = True) -> GraphStore:
     """The store of ``path`` (built on first use; a damaged one is rebuilt with a warning)."""
+    if not Path(path).exists():
+        raise DataError(f"{path}: no such file or folder; check the path (relative paths resolve against the pipeline file)")
     folder = store_folder(Path(path), properties, cutoff, max_neighbors) if use_cache else None
     if folder is not None and (folder / "meta.json").exists():
         try:

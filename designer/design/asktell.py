@@ -49,7 +49,9 @@ def propose(run_arg: str, q: int, out: Path, cfg=None, seed: int | None = None, 
         state = load_state(folder)
         objective = objective_for(run.config)
         settings = settings_for(run.config, seed)
-        space = space_for(run, run.config.design.constraints, settings.seed)
+        # each round samples residues (decode_temperature > 0) from its own stream: a round that reused
+        # the first round's draws near the same latents would decode only repeats
+        space = space_for(run, run.config.design.constraints, settings.seed + 1000 * state["rounds"])
         known = known_data(run)
         plaus = shipped_plausibility(run, settings.seed)
         if plaus is None:
