@@ -217,14 +217,12 @@ def design(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace a complete earlier output in --out (never a folder designer did not finish)"),
 ):
     """Optimise in latent space toward a better property, decode, check, and export ranked candidates."""
-    from designer.config import load_pipeline
-    from designer.design.run import design as run_design
+    from designer.api import design as run_design
 
-    cfg, _ = load_pipeline(pipeline, list(set_))
-    res = run_design(cfg, run=run, out=out, seed=seed, log=lambda m: console.print(m, highlight=False),
-                     progress=sys.stderr.isatty(), one_shot=one_shot, overwrite=overwrite)
+    res = run_design(pipeline, run=run, out=out, seed=seed, log=lambda m: console.print(m, highlight=False),
+                     progress=sys.stderr.isatty(), one_shot=one_shot, overwrite=overwrite, set_=list(set_))
     best = res.summary.get("best_candidate_objective")
-    out_console.print(f"{len(res.proposals)} candidates -> {res.out} (ranked table: {res.table}; best objective "
+    out_console.print(f"{len(res.candidates)} candidates -> {res.out} (ranked table: {res.out / 'candidates.csv'}; best objective "
                       f"{best if best is None else round(best, 4)} vs best known {res.summary['best_known_objective']:.4g}; "
                       f"{res.summary['minutes']} min)")
 
@@ -243,7 +241,7 @@ def propose(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace a complete earlier output in --out (never a folder designer did not finish)"),
 ):
     """Ask: propose the next batch (fitted on the lab's measurements once there are two or more)."""
-    from designer.design.asktell import propose as run_propose
+    from designer.workflow.asktell import propose as run_propose
 
     cfg = None
     if pipeline is not None:
@@ -272,7 +270,7 @@ def observe(
     measurements: Path = typer.Argument(..., help="CSV: id, one column per measured property (named as in the pipeline), optionally cif or sequence"),
 ):
     """Tell: record the lab's measurements; the next propose refits on them."""
-    from designer.design.asktell import observe as run_observe
+    from designer.workflow.asktell import observe as run_observe
 
     run_observe(run, measurements, log=lambda m: out_console.print(m, highlight=False))
 
@@ -292,26 +290,26 @@ def score(
     """Score any CIF/FASTA files for synthesis: every file gets a row, broken ones with their reason."""
     from rich.table import Table
 
-    from designer.design.score_files import score_files
+    from designer.api import score as run_score
+    from designer.domains import get_domain
     from designer.io.output_folder import check_output, output_folder
 
     check_output(out, overwrite)
     with output_folder(out, overwrite) as folder:
-        res = score_files(files, folder, run=run, relax_top=relax_top, relax_steps=relax_steps, energies=not no_energy,
-                          second_opinion=second_opinion, jobs=jobs,
-                          log=lambda m: console.print(m, highlight=False))
-    from designer.domains import get_domain
-
-    cols = list(get_domain(res.domain).score_table_columns)
-    t = Table(*cols, title=f"{len(res.rows)} scored")
-    for row in res.rows[:40]:
+        df = run_score([Path(f) for f in files], folder, run=run, relax_top=relax_top, relax_steps=relax_steps,
+                       energies=not no_energy, second_opinion=second_opinion, jobs=jobs,
+                       log=lambda m: console.print(m, highlight=False))
+    rows = df.to_dict("records")
+    cols = list(get_domain(df.attrs["domain"]).score_table_columns)
+    t = Table(*cols, title=f"{len(rows)} scored")
+    for row in rows[:40]:
         t.add_row(*[_cell(row.get(c)) for c in cols])
     out_console.print(t)
-    if len(res.rows) > 40:
-        out_console.print(f"... {len(res.rows) - 40} more in the table")
-    for note in res.notes:
+    if len(rows) > 40:
+        out_console.print(f"... {len(rows) - 40} more in the table")
+    for note in df.attrs["notes"]:
         out_console.print(f"note: {note}", highlight=False)
-    out_console.print(f"scores: {res.table}", highlight=False)
+    out_console.print(f"scores: {out / 'scores.csv'}", highlight=False)
 
 
 def _cell(v) -> str:

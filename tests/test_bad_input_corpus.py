@@ -19,7 +19,7 @@ folder is not created, the working folder stays empty, every corpus file keeps i
 observe run folder is unchanged.
 
 ``score`` is the exception by design ("every file gets a row, broken ones with their reason",
-``designer/design/score_files.py``): it exits 0 and writes ``scores.csv`` with a row for the file,
+``designer/workflow/score_files.py``): it exits 0 and writes ``scores.csv`` with a row for the file,
 whose reason must say what is wrong (or, exit 2, the refusal contract above).
 
 Training and the analysis itself are never started: ``build_model`` and the holdout read of
@@ -158,7 +158,7 @@ def corpus_before() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def observe_run(tmp_path_factory) -> Path:
     """A run folder: the shipped perov5 model and a design state with proposals r1-001 and r1-002."""
-    from designer.design.state import state_lock
+    from designer.workflow.state import state_lock
     from designer.runs import load_run
 
     run = tmp_path_factory.mktemp("observe") / "perov5_run"

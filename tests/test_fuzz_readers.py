@@ -181,7 +181,7 @@ def test_the_seeds_read(scratch, perov5_run):
     from designer.config import load_pipeline
     from designer.data.crystal_io import parse_cif_text, read_crystals
     from designer.data.protein_io import SequenceOptions, read_sequences
-    from designer.design.asktell import _observe
+    from designer.workflow.asktell import _observe
 
     assert len(parse_cif_text(CIF, "seed.cif")) == 1
     assert len(read_crystals(_write(scratch, "seed.csv", CRYSTAL_CSV.encode()), ["heat_ref"])) == 2
@@ -291,7 +291,7 @@ def _state_folder(scratch: Path, latent_dim: int) -> Path:
 @FUZZ
 @given(data=inputs(MEASUREMENTS))
 def test_observe_measurements(scratch, perov5_run, data):
-    from designer.design.asktell import _observe
+    from designer.workflow.asktell import _observe
 
     folder = _state_folder(scratch, perov5_run.config.model.latent_dim)
     path = _write(scratch, "fuzz_measurements.csv", data)

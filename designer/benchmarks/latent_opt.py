@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from designer.design.data import known_data
-from designer.design.state import shipped_plausibility
+from designer.workflow.data import known_data
+from designer.workflow.state import shipped_plausibility
 from designer.domains.crystal.generate import encode as encode_graphs
 from designer.domains.crystal.generate import records_to_data
 from designer.domains.crystal.space import CrystalSpace

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from designer.design.score_files import read_inputs
+from designer.workflow.score_files import read_inputs
 from designer.errors import DataError
 from designer.report.results import command_line, device_info, fmt, write_results
 from designer.resources import shared_dir

@@ -21,8 +21,8 @@ from rich.console import Console
 
 from designer.config import load_pipeline
 from designer.data.crystal_io import read_crystals
-from designer.design.data import known_data
-from designer.design.run import design
+from designer.workflow.data import known_data
+from designer.workflow.run import design
 from designer.domains.crystal.generate import sample
 from designer.metrics import novelty_uniqueness
 from designer.report.results import command_line, device_info, fmt, write_results

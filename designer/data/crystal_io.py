@@ -221,8 +221,25 @@ def read_cif_files(paths: list[Path], properties: list[str], table: dict | None 
     return records
 
 
+def read_ase_files(paths: list[Path], properties: list[str]) -> list[CrystalRecord]:
+    """Crystals of extended-XYZ, VASP (POSCAR / CONTCAR / ``*.vasp``) and ASE ``.db`` files; labels come
+    from each frame's ``info`` (extxyz) or key-value pairs (db), NaN where absent."""
+    from designer.io.ase_formats import label_of, read_ase_structures
+
+    records = []
+    for path in paths:
+        frames = read_ase_structures(path)
+        for k, (rid, s, info) in enumerate(frames):
+            where = f"{path} (frame {k + 1})" if len(frames) > 1 else str(path)
+            lattice, frac, z = canonicalize(s, where)
+            props = {p: label_of(info, p, where) for p in properties}
+            records.append(CrystalRecord(rid, lattice, frac, z, props, where))
+    return records
+
+
 def read_crystals(path: str | Path, properties: list[str] | None = None, jobs: int = 1) -> list[CrystalRecord]:
-    """Read crystals from a CSV (``.csv``/``.csv.gz``), a folder of CIFs, or one CIF file.
+    """Read crystals from a CSV (``.csv``/``.csv.gz``), a folder of CIFs, one CIF file, or ASE's formats
+    (``.extxyz`` / ``.xyz``, POSCAR / CONTCAR / ``*.vasp``, ``.db``; ``designer.io.ase_formats``).
 
     Args:
         path: the input.
@@ -237,11 +254,15 @@ def read_crystals(path: str | Path, properties: list[str] | None = None, jobs: i
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file or folder; check the path (relative paths resolve against the pipeline file)")
+    from designer.io.ase_formats import is_ase_file
+
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in CIF_SUFFIXES)
-        if not files:
-            raise DataError(f"{path}: the folder holds no .cif files")
-        return read_cif_files(files, properties, _read_properties_table(path, properties))
+        others = sorted(p for p in path.iterdir() if p.is_file() and is_ase_file(p))
+        if not files and not others:
+            raise DataError(f"{path}: the folder holds no .cif (or .extxyz / .xyz / POSCAR / .vasp / .db) files")
+        records = read_cif_files(files, properties, _read_properties_table(path, properties)) if files else []
+        return records + read_ase_files(others, properties)
     name = path.name.lower()
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty")
@@ -249,4 +270,7 @@ def read_crystals(path: str | Path, properties: list[str] | None = None, jobs: i
         return read_crystal_csv(path, properties, jobs=jobs)
     if name.endswith(CIF_SUFFIXES):
         return read_cif_files([path], properties)
-    raise DataError(f"{path}: unknown crystal file type; give a .csv/.csv.gz (with a 'cif' column), a .cif file or a folder of .cif files")
+    if is_ase_file(path):
+        return read_ase_files([path], properties)
+    raise DataError(f"{path}: unknown crystal file type; give a .csv/.csv.gz (with a 'cif' column), a .cif, .extxyz, "
+                    ".xyz, POSCAR/CONTCAR, .vasp or ASE .db file, or a folder of them")

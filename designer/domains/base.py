@@ -16,6 +16,7 @@ Groups of methods, in the order data flows:
 * scoring: ``file_suffixes``, ``read_files``, ``score_items``, ``score_candidates``,
   ``readiness``, ``model_columns``;
 * report: ``report_columns``, ``report_extras``;
+* Python API (``designer.api``): ``user_object``, ``encode_objects``, ``as_user_objects``;
 * analysis: ``analysis_raw``, ``factors``, ``intervention``, ``decode_rows``, ``prototype``,
   ``plot_traversals``, ``plot_interpolation``, ``traversal_summary``, ``interpolation_summary``,
   ``prior_diversity``.
@@ -130,6 +131,7 @@ class Domain:
 
     name: str = "domain"
     noun: str = "item"
+    user_object_kinds: str = "the objects this domain reads"  # named in errors of the Python API
     observation_column: str = "item"
     file_suffixes: tuple[str, ...] = ()
     score_table_columns: tuple[str, ...] = ("id", "reasons")
@@ -243,6 +245,10 @@ class Domain:
 
     # ------------------------------------------------------------------ scoring
 
+    def reads_file(self, path: Path) -> bool:
+        """Whether ``designer score`` hands ``path`` to this domain (default: by ``file_suffixes``)."""
+        return Path(path).suffix.lower() in self.file_suffixes
+
     def read_files(self, files: list[Path]) -> list[tuple[str, Any, str]]:
         """``[(id, object or None, reason)]``: one entry per object or unreadable file."""
         self._missing("score")
@@ -286,6 +292,22 @@ class Domain:
     def report_extras(self, run, rows: list[dict], objects: list) -> dict:
         """Keyword arguments of ``designer.report.html.write_report`` beyond the table (images, reference)."""
         return {}
+
+    # ------------------------------------------------------------------ Python API
+
+    def user_object(self, obj) -> Any | None:
+        """The domain's own form of an object passed from Python (e.g. a pymatgen ``Structure``, a
+        Biopython ``SeqRecord``), or None when ``obj`` is not of this domain's kinds."""
+        return None
+
+    def encode_objects(self, run, objects: list, names: list[str]) -> torch.Tensor:
+        """``n x d`` posterior means of objects in the domain's own form (``user_object``); ``names``
+        name them in errors."""
+        self._missing("encoding objects from Python")
+
+    def as_user_objects(self, run, decoded: Decoded, ids: list[str]) -> list:
+        """Decoded objects as the objects users work with, predictions attached (default: as they are)."""
+        return list(decoded.objects)
 
     # ------------------------------------------------------------------ analysis
 

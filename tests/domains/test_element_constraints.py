@@ -51,7 +51,7 @@ def test_a_seed_or_between_cif_with_more_atoms_than_max_atoms_is_refused_naming_
 
 
 def test_design_reads_a_bad_seed_item_before_encoding_the_training_data(cli, tiny_run, tiny_pipeline, tmp_path, monkeypatch):
-    import designer.design.run as design_run
+    import designer.workflow.run as design_run
 
     calls = []
     monkeypatch.setattr(design_run, "known_data", lambda r: calls.append(r) or pytest.fail("encoded first"))

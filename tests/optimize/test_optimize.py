@@ -217,7 +217,7 @@ def test_several_objectives_in_a_pipeline_file():
     from pathlib import Path
 
     from designer.config import load_pipeline
-    from designer.design.run import objective_for
+    from designer.workflow.run import objective_for
     from designer.errors import ConfigError
 
     cfg, _ = load_pipeline(Path(__file__).parents[2] / "pipelines" / "rfp.yaml")

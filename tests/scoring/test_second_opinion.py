@@ -108,7 +108,7 @@ def test_the_shipped_second_opinion_matches_the_frozen_set():
 def test_designer_score_with_a_second_opinion_writes_sevennets_column(tmp_path):
     import csv
 
-    from designer.design.score_files import score_files
+    from designer.workflow.score_files import score_files
 
     cif = tmp_path / "nacl.cif"
     cif.write_text(_nacl().to(fmt="cif"))

@@ -23,6 +23,7 @@ from designer.domains.base import Decoded, Domain, KnownData, TrainingData, pred
 import designer.domains.crystal.generate as generate
 from designer.domains.crystal.space import CrystalSpace, crystal_key
 from designer.errors import DataError, DesignerError
+from designer.io.ase_formats import write_extxyz
 from designer.io.atomic import atomic_write_text
 from designer.io.crystal_files import safe_name, write_cif, write_table
 from designer.io.text import read_text
@@ -65,6 +66,7 @@ class CrystalDomain(Domain):
 
     name = "crystal"
     noun = "crystal"
+    user_object_kinds = "pymatgen Structures or ase.Atoms"
     observation_column = "cif"
     file_suffixes = (".cif", ".mcif")
     score_table_columns = ("id", "formula", "geometry_ok", "charge_neutral", "e_above_hull", "hull_coverage", "stable",
@@ -140,6 +142,8 @@ class CrystalDomain(Domain):
             if on_item:
                 on_item()
         write_table(rows, out / "samples.csv")
+        built = [(s, row) for s, row in zip(decoded.objects, rows) if s is not None]
+        write_extxyz([s for s, _ in built], [row for _, row in built], out / "samples.extxyz")
         valid = sum(bool(x.get("struct_valid")) and bool(x.get("comp_valid")) for x in rows)
         return f"{n} samples -> {out} ({valid} valid); table: {out / 'samples.csv'}"
 
@@ -211,6 +215,32 @@ class CrystalDomain(Domain):
             names.append(f"{where}: cif {item}")
         return CrystalSpace(run).encode(structures, names).cpu().numpy()
 
+    # ------------------------------------------------------------------ Python API
+
+    def user_object(self, obj):
+        """A pymatgen ``Structure``, or an ``ase.Atoms`` with a periodic cell (converted)."""
+        if isinstance(obj, Structure):
+            return obj
+        from designer.io.ase_formats import is_atoms, structure_from_atoms
+
+        return structure_from_atoms(obj, "an ase.Atoms object") if is_atoms(obj) else None
+
+    def encode_objects(self, run, objects: list, names: list[str]) -> torch.Tensor:
+        for s, where in zip(objects, names):
+            check_structure(s, where)
+        return CrystalSpace(run).encode(objects, names)
+
+    def as_user_objects(self, run, decoded: Decoded, ids: list[str]) -> list:
+        """The decoded ``Structure``s, each with its id and ``pred_<p>`` in ``structure.properties``."""
+        names = run.config.data.properties
+        out = []
+        for i, (sid, s) in enumerate(zip(ids, decoded.objects)):
+            if s is not None:
+                s.properties.update({"id": sid, **prediction_columns(names, decoded.properties,
+                                                                     decoded.property_std, i)})
+            out.append(s)
+        return out
+
     # ------------------------------------------------------------------ candidates
 
     def candidate_columns(self, run, obj, row_id: str, info: dict | None = None) -> dict:
@@ -227,6 +257,9 @@ class CrystalDomain(Domain):
             relaxed = row.pop("_relaxed", None)
             if relaxed is not None:
                 write_cif(relaxed, out / f"{row['id']}_relaxed.cif")
+        # every candidate in one extended-XYZ file (ASE, MatterGen's format), its table row in atoms.info
+        write_extxyz(list(objects), [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows],
+                     out / "candidates.extxyz")
 
     def similarity(self, a, b) -> float:
         """1 for the same reduced formula, else the cosine of the element fractions."""
@@ -253,9 +286,29 @@ class CrystalDomain(Domain):
 
     # ------------------------------------------------------------------ scoring
 
+    def reads_file(self, path: Path) -> bool:
+        from designer.io.ase_formats import is_ase_file
+
+        return super().reads_file(path) or is_ase_file(path)
+
     def read_files(self, files: list[Path]) -> list[tuple[str, object, str]]:
+        from designer.io.ase_formats import is_ase_file, read_ase_structures
+
         items: list[tuple[str, object, str]] = []
         for f in files:
+            if is_ase_file(f):  # extxyz (one row per frame), POSCAR / CONTCAR / .vasp, ASE .db
+                try:
+                    frames = read_ase_structures(f)
+                except (DataError, OSError) as exc:
+                    items.append((f.stem, None, str(exc).replace(f"{f}: ", "")))
+                    continue
+                for k, (rid, s, _) in enumerate(frames):
+                    try:
+                        check_structure(s, f"{f} (frame {k + 1})", pairs=False)
+                        items.append((rid, s, ""))
+                    except DataError as exc:
+                        items.append((rid, None, str(exc).split(": ", 1)[-1]))
+                continue
             try:
                 structures = parse_cif_text(read_text(f, lenient=True), str(f))
                 for k, s in enumerate(structures):

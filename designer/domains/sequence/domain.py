@@ -54,6 +54,7 @@ class SequenceDomain(Domain):
 
     name = "sequence"
     noun = "sequence"
+    user_object_kinds = "Biopython SeqRecords, Seqs or one-letter strings"
     observation_column = "sequence"
     file_suffixes = (".fasta", ".fa", ".faa", ".fas")
     score_table_columns = ("id", "length", "num_liabilities", "elbo_percentile", "reasons")
@@ -231,6 +232,46 @@ class SequenceDomain(Domain):
         return mutation_design(space, torch.as_tensor(start), objective, settings, plausibility, keys,
                                pool=d.mutation_pool, max_per_candidate=d.mutations_per_candidate,
                                floor_percentile=d.plausibility.floor_percentile, on_round=on_round)
+
+    # ------------------------------------------------------------------ Python API
+
+    def user_object(self, obj):
+        """A Biopython ``SeqRecord`` or ``Seq``, or a one-letter sequence string."""
+        from Bio.Seq import Seq
+        from Bio.SeqRecord import SeqRecord
+
+        if isinstance(obj, SeqRecord):
+            obj = obj.seq
+        if isinstance(obj, Seq):
+            return str(obj).upper()
+        return obj.strip().upper() if isinstance(obj, str) else None
+
+    def encode_objects(self, run, objects: list, names: list[str]) -> torch.Tensor:
+        for seq, where in zip(objects, names):
+            bad = sorted(set(seq) - RESIDUE_LETTERS)
+            if bad or not seq:
+                raise DataError(f"{where}: {'no residues' if not seq else 'invalid residue(s) ' + repr(''.join(bad))}; "
+                                "use one-letter amino-acid codes")
+        ids = [f"item{i}" for i in range(len(objects))]
+        pset = generate.read_sequence_strings(run, list(objects), ids=ids)
+        kept = {rec.id for rec in pset.records}
+        missing = [names[i] for i, k in enumerate(ids) if k not in kept]
+        if missing:
+            raise DataError(f"{missing[0]}: the sequence was skipped while reading ({pset.report.summary()})")
+        return generate.encode(run, pset.tokens)[0]
+
+    def as_user_objects(self, run, decoded: Decoded, ids: list[str]) -> list:
+        """``SeqRecord``s: id, the aligned sequence as written to FASTA (``-`` where the alignment has a gap), ``pred_<p>`` in ``annotations`` and the description."""
+        from Bio.Seq import Seq
+        from Bio.SeqRecord import SeqRecord
+
+        names = run.config.data.properties
+        out = []
+        for i, (sid, seq) in enumerate(zip(ids, decoded.objects)):
+            pred = prediction_columns(names, decoded.properties, decoded.property_std, i)
+            out.append(SeqRecord(Seq(seq), id=sid, description=" ".join(f"{k}={v}" for k, v in pred.items()),
+                                 annotations=dict(pred)))
+        return out
 
     # ------------------------------------------------------------------ candidates
 

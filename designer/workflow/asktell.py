@@ -17,12 +17,12 @@ import torch
 
 from designer.io.output_folder import check_output, output_folder
 from designer.io.text import open_text
-from designer.design.data import known_data
-from designer.design.export import candidate_rows, export_candidates
-from designer.design.scorecard import score_rows
-from designer.design.setup import objective_for, settings_for, start_points, with_scales
-from designer.design.spaces import space_for
-from designer.design.state import cached_plausibility, load_state, save_state, shipped_plausibility, state_dir, \
+from designer.workflow.data import known_data
+from designer.workflow.export import candidate_rows, export_candidates
+from designer.workflow.scorecard import score_rows
+from designer.workflow.setup import objective_for, settings_for, start_points, with_scales
+from designer.workflow.spaces import space_for
+from designer.workflow.state import cached_plausibility, load_state, save_state, shipped_plausibility, state_dir, \
     state_lock
 from designer.domains import get_domain
 from designer.errors import DataError, DesignerError

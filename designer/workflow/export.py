@@ -1,5 +1,5 @@
 """Accepted proposals as rows (ranked, described by their domain) and their files: the domain's (CIF, FASTA),
-a ranked ``candidates.csv`` and ``summary.json``. Scoring happens before (``designer.design.scorecard``):
+a ranked ``candidates.csv`` and ``summary.json``. Scoring happens before (``designer.workflow.scorecard``):
 export only writes."""
 
 from __future__ import annotations

@@ -13,12 +13,12 @@ import torch
 
 from designer.io.output_folder import check_output, output_folder
 from designer.config import PipelineConfig
-from designer.design.data import known_data
-from designer.design.export import candidate_rows, export_candidates
-from designer.design.scorecard import score_rows
-from designer.design.state import shipped_plausibility
-from designer.design.setup import objective_for, resolve_run, settings_for, start_points, with_scales
-from designer.design.spaces import space_for
+from designer.workflow.data import known_data
+from designer.workflow.export import candidate_rows, export_candidates
+from designer.workflow.scorecard import score_rows
+from designer.workflow.state import shipped_plausibility
+from designer.workflow.setup import objective_for, resolve_run, settings_for, start_points, with_scales
+from designer.workflow.spaces import space_for
 from designer.domains import get_domain
 from designer.errors import ConfigError
 from designer.optimize.bo import latent_box
