@@ -74,7 +74,8 @@ def test_the_installed_package_is_the_one_imported_and_carries_its_files(install
         "cfg, _ = load_pipeline(r.pipeline_file('perov5'))\n"
         "print(all(__import__('pathlib').Path(p).is_file() for p in [*cfg.data.train, cfg.data.test]))\n"
         "print(cfg.data.train[0])\n"
-        "print(r.data_file('elemental_references.json').is_file(), (r.checkpoints_dir() / 'perov5.pt').is_file())\n"
+        "print(r.data_file('elemental_references.json').is_file(), (r.checkpoints_dir() / 'perov5.pt').is_file(),\n"
+        "      r.package_path('report', 'vendor', '3Dmol-min.js.gz').is_file())\n"
     )
     proc = _run(installed, elsewhere, "-c", code)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -84,7 +85,7 @@ def test_the_installed_package_is_the_one_imported_and_carries_its_files(install
     assert Path(root).resolve().is_relative_to(installed.resolve()), root
     assert pipelines.split(",") == SHIPPED_PIPELINES
     assert data_ok == "True" and Path(train0).resolve().is_relative_to(installed.resolve()), train0
-    assert files_ok == "True True"
+    assert files_ok == "True True True"  # the shipped model, the reference energies, the report's 3Dmol.js
 
 
 def test_installed_cli_samples_and_scores_from_another_folder(installed, elsewhere):

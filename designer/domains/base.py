@@ -15,7 +15,7 @@ Groups of methods, in the order data flows:
 * candidates: ``candidate_columns``, ``write_candidates``, ``similarity``, ``duplicates``;
 * scoring: ``file_suffixes``, ``read_files``, ``score_items``, ``score_candidates``,
   ``readiness``, ``model_columns``;
-* report: ``report_columns``, ``report_extras``;
+* report: ``report_columns``, ``report_extras``, ``report_phrases``;
 * Python API (``designer.api``): ``user_object``, ``encode_objects``, ``as_user_objects``;
 * analysis: ``analysis_raw``, ``factors``, ``intervention``, ``decode_rows``, ``prototype``,
   ``plot_traversals``, ``plot_interpolation``, ``traversal_summary``, ``interpolation_summary``,
@@ -126,7 +126,7 @@ class Domain:
     Class attributes a domain sets: ``name`` (registry name), ``noun`` (what one item is called in
     messages), ``observation_column`` (the measurements-CSV column holding an item to encode),
     ``file_suffixes`` (what ``designer score`` reads), ``score_table_columns`` (printed by the CLI),
-    ``report_columns`` (the report's table).
+    ``report_columns`` (the report's compact table; a row's details hold every column).
     """
 
     name: str = "domain"
@@ -290,8 +290,14 @@ class Domain:
     # ------------------------------------------------------------------ report
 
     def report_extras(self, run, rows: list[dict], objects: list) -> dict:
-        """Keyword arguments of ``designer.report.html.write_report`` beyond the table (images, reference)."""
+        """Keyword arguments of ``designer.report.page.write_page`` for the rows' detail views
+        (``structures``: id -> CIF text; ``alignment``: an ``Alignment``); default none."""
         return {}
+
+    def report_phrases(self, row: dict) -> list[str]:
+        """Short phrases saying why a candidate row is worth making, in the domain's terms (the report's
+        summary card adds the prediction and plausibility)."""
+        return []
 
     # ------------------------------------------------------------------ Python API
 

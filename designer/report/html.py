@@ -1,53 +1,15 @@
-"""``report.html``: one self-contained page (no network) with the ranked, sortable candidate table,
-an image of each crystal (ASE + matplotlib) or the sequence with its mutations highlighted, and the
-optimisation trace and latent-map plots as embedded PNGs.
+"""The design report's plots as PNG (embedded in ``report.html`` by ``designer.report.page``; the trace and
+latent map are also written beside it): the optimisation trace, the latent map, and scatter plots
+of candidates (objective against plausibility or energy above hull, the Pareto front).
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import io
 import math
-from pathlib import Path
 
 import numpy as np
-from ase.visualize.plot import plot_atoms
-from pymatgen.io.ase import AseAtomsAdaptor
-
-from designer.io.atomic import atomic_write_text
-
-SORT_JS = """
-document.querySelectorAll('table.sortable th').forEach(function (th, col) {
-  th.addEventListener('click', function () {
-    var table = th.closest('table'), body = table.tBodies[0];
-    var rows = Array.prototype.slice.call(body.rows);
-    var asc = th.getAttribute('data-order') !== 'asc';
-    rows.sort(function (a, b) {
-      var x = a.cells[col].getAttribute('data-v'), y = b.cells[col].getAttribute('data-v');
-      var nx = parseFloat(x), ny = parseFloat(y);
-      var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : String(x).localeCompare(String(y));
-      return asc ? c : -c;
-    });
-    rows.forEach(function (r) { body.appendChild(r); });
-    table.querySelectorAll('th').forEach(function (h) { h.removeAttribute('data-order'); });
-    th.setAttribute('data-order', asc ? 'asc' : 'desc');
-  });
-});
-"""
-
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
-table { border-collapse: collapse; font-size: 0.85em; }
-th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: left; vertical-align: middle; }
-th { background: #f0f0f0; cursor: pointer; user-select: none; }
-th[data-order=asc]::after { content: ' \\25B2'; } th[data-order=desc]::after { content: ' \\25BC'; }
-tr.failed { color: #999; } tr.selected td:first-child { font-weight: bold; }
-.seq { font-family: monospace; font-size: 0.8em; word-break: break-all; max-width: 60em; }
-.seq mark { background: #ffd54f; }
-img.crystal { width: 120px; height: 120px; }
-.note { color: #555; font-size: 0.9em; max-width: 70em; }
-"""
 
 
 def png_data_uri(png: bytes) -> str:
@@ -61,20 +23,6 @@ def figure_png(fig) -> bytes:
 
     plt.close(fig)
     return buf.getvalue()
-
-
-def crystal_png(structure) -> bytes:
-    """A small picture of the cell and its atoms (ASE's plot_atoms)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    atoms = AseAtomsAdaptor.get_atoms(structure)
-    fig, ax = plt.subplots(figsize=(2, 2))
-    plot_atoms(atoms, ax, rotation="15x,25y,0z", radii=0.5, show_unit_cell=2)
-    ax.set_axis_off()
-    return figure_png(fig)
 
 
 def trace_png(rounds: list[int], objective: list[float], known_best: float | None) -> bytes:
@@ -124,72 +72,30 @@ def latent_map_png(known_z: np.ndarray, cand_z: np.ndarray, cand_score: np.ndarr
     return figure_png(fig)
 
 
-def highlighted_sequence(seq: str, reference: str | None) -> str:
-    """HTML of ``seq`` with residues that differ from ``reference`` (same length) in <mark>."""
-    if not reference or len(reference) != len(seq):
-        return html.escape(seq)
-    return "".join(f"<mark title='{ref}{i + 1}{a}'>{a}</mark>" if a != ref else a
-                   for i, (a, ref) in enumerate(zip(seq, reference)))
 
 
-def _cell(v) -> tuple[str, str]:
-    """(display, sort value)."""
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "", ""
-    if isinstance(v, float):
-        return f"{v:.4g}", repr(v)
-    return html.escape(str(v)), html.escape(str(v))
+def scatter_png(x, y, xlabel: str, ylabel: str, highlight=None, highlight_label: str = "", front=None) -> bytes:
+    """Candidates as points (``highlight``: a bool mask drawn on top, e.g. the selected batch; ``front``: a
+    bool mask of Pareto-optimal points joined by a line)."""
+    import matplotlib
 
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
 
-def write_report(path: Path, rows: list[dict], title: str, columns: list[str], images: dict | None = None,
-                 plots: dict | None = None, notes: list[str] | None = None, reference: str | None = None,
-                 sequences: bool = False) -> Path:
-    """Write the page.
-
-    ``columns``: the table's columns (those present in some row are shown, then every ``pred_*``);
-    ``images``: id -> PNG bytes, shown in a leading picture column when given (crystals);
-    ``sequences``: a trailing column with each row's ``sequence``, residues that differ from
-    ``reference`` highlighted; ``plots``: caption -> PNG bytes.
-    """
-    plots = plots or {}
-    preds = [k for k in (rows[0] if rows else {}) if k.startswith("pred_")]
-    cols = [c for c in list(columns) + preds if any(c in r for r in rows)]
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in (["picture"] if images is not None else []) + cols
-                   + (["sequence"] if sequences else []))
-    body = []
-    for r in sorted(rows, key=lambda r: r.get("synthesis_rank") or r.get("rank") or 0):
-        cls = []
-        if r.get("synthesis_score") is None and "synthesis_score" in r:
-            cls.append("failed")
-        if str(r.get("selected")) == "True":
-            cls.append("selected")
-        cells = []
-        if images is not None:
-            img = images.get(r["id"])
-            tag = f"<img class=crystal alt='{html.escape(str(r['id']))}' src='{png_data_uri(img)}'>" if img else ""
-            cells.append(f"<td data-v=''>{tag}</td>")
-        for c in cols:
-            shown, sort = _cell(r.get(c))
-            cells.append(f"<td data-v='{sort}'>{shown}</td>")
-        if sequences:
-            seq = str(r.get("sequence", ""))
-            cells.append(f"<td data-v='' class=seq>{highlighted_sequence(seq, reference)}</td>")
-        body.append(f"<tr class='{' '.join(cls)}' id='row-{html.escape(str(r['id']))}'>{''.join(cells)}</tr>")
-    figs = "".join(f"<figure><img alt='{html.escape(k)}' src='{png_data_uri(v)}'><figcaption>{html.escape(k)}"
-                   "</figcaption></figure>" for k, v in plots.items())
-    note_html = "".join(f"<p class=note>{html.escape(n)}</p>" for n in (notes or []))
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{STYLE}</style></head>
-<body><h1>{html.escape(title)}</h1>
-{note_html}
-<p class=note>{len(rows)} candidates; click a column header to sort. Bold ids: the selected batch; grey rows failed a
-gate (geometry, charge balance or a stop codon).</p>
-<table class="sortable" id="candidates"><thead><tr>{head}</tr></thead><tbody>
-{''.join(body)}
-</tbody></table>
-<div style="display:flex;gap:2em;flex-wrap:wrap">{figs}</div>
-<script>{SORT_JS}</script>
-</body></html>
-"""
-    atomic_write_text(path, page)
-    return path
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    fig, ax = plt.subplots(figsize=(4.5, 3.3))
+    ax.scatter(x[ok], y[ok], s=16, c="#8c959f", label="candidates")
+    if highlight is not None:
+        h = np.asarray(highlight, dtype=bool) & ok
+        if h.any():
+            ax.scatter(x[h], y[h], s=26, c="#0969da", edgecolors="k", linewidths=0.4, label=highlight_label or "highlighted")
+    if front is not None:
+        f = np.asarray(front, dtype=bool) & ok
+        if f.any():
+            order = np.argsort(x[f])
+            ax.plot(x[f][order], y[f][order], "-o", c="#cf222e", ms=5, lw=1, label="Pareto front")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7)
+    return figure_png(fig)

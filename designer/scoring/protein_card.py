@@ -50,6 +50,37 @@ def liabilities(seq: str, hydrophobic_run: int = 7) -> dict:
             + len(ng) + int(longest >= hydrophobic_run)}
 
 
+def liability_positions(aligned: str, hydrophobic_run: int = 7) -> dict[int, str]:
+    """1-based positions in the aligned sequence (``-`` = gap) of each liability ``liabilities`` lists:
+    {position: what is there}, for marking an alignment."""
+    where = [i + 1 for i, a in enumerate(aligned) if a != "-"]  # ungapped index -> aligned position
+    s = aligned.upper().replace("-", "")
+    marks: dict[int, str] = {}
+
+    def put(k: int, text: str) -> None:  # k: 0-based in the ungapped sequence
+        if 0 <= k < len(where):
+            marks[where[k]] = f"{marks[where[k]]}; {text}" if where[k] in marks else text
+
+    if "*" in s[:-1]:
+        put(s.index("*"), "stop codon")
+    for m in GLYCOSYLATION.finditer(s):
+        for j in range(3):
+            put(m.start() + j, "N-glycosylation motif")
+    for m in re.finditer(r"(?=NG)", s):
+        put(m.start(), "deamidation NG")
+        put(m.start() + 1, "deamidation NG")
+    run = 0
+    for i, a in enumerate(s + "."):
+        if a in HYDROPHOBIC:
+            run += 1
+            continue
+        if run >= hydrophobic_run:
+            for j in range(i - run, i):
+                put(j, f"hydrophobic stretch of {run}")
+        run = 0
+    return marks
+
+
 def hamming_to_nearest(tokens: np.ndarray, reference_tokens: np.ndarray, chunk: int = 256) -> np.ndarray:
     """``n`` Hamming distances of ``n x L`` aligned tokens to the nearest row of ``m x L`` references."""
     tokens, ref = np.asarray(tokens), np.asarray(reference_tokens)

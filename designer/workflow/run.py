@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,9 @@ from designer.errors import ConfigError
 from designer.optimize.bo import latent_box
 from designer.optimize.loop import Proposal, optimise
 from designer.optimize.plausibility import fit_plausibility
-from designer.report.html import latent_map_png, trace_png, write_report
+from designer.report.html import latent_map_png, scatter_png, trace_png
+from designer.report.page import Card, write_page
+from designer.report.summary import candidate_reasons, describe_objective, fmt
 from designer.runs import Run
 
 __all__ = ["DesignResult", "design", "objective_for", "seed_latent", "settings_for", "start_points", "with_scales",
@@ -115,21 +118,88 @@ def design(cfg: PipelineConfig, run: str | None = None, out: Path | None = None,
 
 def write_design_report(r: Run, proposals: list[Proposal], rows: list[dict], known, out: Path, summary: dict,
                         known_values: np.ndarray) -> Path:
-    """``out/report.html`` plus the trace and latent-map PNGs beside it."""
+    """``out/report.html`` (``designer.report.page``) plus the trace and latent-map PNGs beside it."""
     domain = get_domain(r)
     extras = domain.report_extras(r, rows, [proposals[row["_proposal"]].candidate.obj for row in rows])
-    plots = {}
-    if rows:
-        best_known = float(np.max(summary.get("best_known_objective", np.nan)))
-        plots["optimisation trace: objective of each round's candidates"] = trace_png(
-            [row["round"] for row in rows], [row["objective"] for row in rows], best_known)
-        cz = np.stack([proposals[row["_proposal"]].candidate.z for row in rows])
-        plots["latent map: training data and candidates (first two principal components)"] = latent_map_png(
-            known.mu.numpy(), cz, np.array([row["objective"] for row in rows], dtype=float))
+    plots = design_plots(rows, summary, known.mu.cpu().numpy(),
+                         np.stack([proposals[row["_proposal"]].candidate.z for row in rows]) if rows else None)
     for name, png in plots.items():
-        (out / ("trace.png" if name.startswith("optimisation") else "latent_map.png")).write_bytes(png)
-    notes = [f"pipeline {summary.get('pipeline')}; model {summary.get('model')}; objective {summary.get('objective')}"]
-    if isinstance(summary.get("scoring"), dict) and summary["scoring"].get("hull"):
-        notes.append("Hull: " + summary["scoring"]["hull"])
-    return write_report(out / "report.html", rows, f"designer: {summary.get('pipeline')} candidates",
-                        list(domain.report_columns), plots=plots, notes=notes, **extras)
+        if name.startswith("optimisation trace"):
+            (out / "trace.png").write_bytes(png)
+        elif name.startswith("latent map"):
+            (out / "latent_map.png").write_bytes(png)
+    ordered = sorted(rows, key=lambda row: (_rank(row.get("synthesis_rank")), _rank(row.get("rank"))))
+    card = design_card(domain, ordered, summary)
+    title = f"{summary.get('pipeline')}: {len(rows)} {domain.noun} candidates"
+    subtitle = (f"designer · model {Path(str(summary.get('model'))).name} ({summary.get('model_source')}) · "
+                f"{summary.get('rounds')} round(s) of {summary.get('q')} · {summary.get('minutes')} min")
+    return write_page(out / "report.html", title, subtitle, card, ordered, list(domain.report_columns), plots=plots,
+                      **extras)
+
+
+def _rank(v) -> float:
+    try:
+        return float(v) if v is not None and v == v else math.inf
+    except (TypeError, ValueError):
+        return math.inf
+
+
+def design_card(domain, rows: list[dict], summary: dict, top: int = 3) -> Card:
+    """The report's summary card: what was designed, the objective in words, the best rows and why."""
+    objective = summary.get("objective") or {}
+    scored = "synthesis_score" in (rows[0] if rows else {})
+    passing = [row for row in rows if not scored or _rank(row.get("synthesis_score")) < math.inf]
+    best = [(str(row["id"]), candidate_reasons(row, objective, domain.report_phrases(row))) for row in passing[:top]]
+    caveats = ["Predicted values come from the model's property head (± its calibrated MC-dropout spread), "
+               "not from measurement or a physics calculation: measure before you trust a ranking."]
+    hull = (summary.get("scoring") or {}).get("hull") if isinstance(summary.get("scoring"), dict) else None
+    if hull:
+        caveats.append("Energy above hull: " + hull)
+    failed = len(rows) - len(passing)
+    if failed:
+        caveats.append(f"{failed} candidate(s) failed a gate (geometry, charge balance or a stop codon); they are greyed "
+                       "and never recommended.")
+    caveats.append("A low plausibility percentile means the model is extrapolating away from its training data.")
+    best_known = summary.get("best_known_objective")
+    what = (f"{len(rows)} {domain.noun} candidates from the {summary.get('pipeline')} model "
+            f"({summary.get('model_source')}); best candidate objective "
+            f"{fmt(summary.get('best_candidate_objective'))} vs {fmt(best_known)} for the best training item "
+            "(both as the property head predicts them, higher is better)")
+    return Card(what, describe_objective(objective), best, caveats)
+
+
+def design_plots(rows: list[dict], summary: dict, known_z: np.ndarray, cand_z: np.ndarray | None) -> dict[str, bytes]:
+    """Caption -> PNG: objective against plausibility and against energy above hull (when scored), the
+    Pareto front (several objectives), the optimisation trace and the latent map."""
+    plots: dict[str, bytes] = {}
+    if not rows:
+        return plots
+    col = lambda k: np.array([_float(row.get(k)) for row in rows])  # noqa: E731
+    selected = np.array([str(row.get("selected")) == "True" for row in rows])
+    objective = col("objective")
+    plots["objective against plausibility percentile (selected batch in blue)"] = scatter_png(
+        col("plausibility_percentile"), objective, "plausibility percentile", "objective (higher is better)",
+        highlight=selected, highlight_label="selected")
+    if np.isfinite(col("e_above_hull")).any():
+        plots["objective against energy above hull (CHGNet, eV/atom)"] = scatter_png(
+            col("e_above_hull"), objective, "E above hull (eV/atom)", "objective (higher is better)",
+            highlight=selected, highlight_label="selected")
+    parts = [k for k in rows[0] if k.startswith("objective_")]
+    if len(parts) >= 2:
+        front = np.array([str(row.get("pareto_front")) == "True" for row in rows])
+        plots[f"Pareto front: {parts[0][10:]} against {parts[1][10:]} (both to maximise)"] = scatter_png(
+            col(parts[0]), col(parts[1]), parts[0], parts[1], front=front)
+    best_known = float(np.max(summary.get("best_known_objective", np.nan)))
+    plots["optimisation trace: objective of each round's candidates"] = trace_png(
+        [row["round"] for row in rows], list(objective), best_known)
+    if cand_z is not None:
+        plots["latent map: training data and candidates (first two principal components)"] = latent_map_png(
+            known_z, cand_z, objective)
+    return plots
+
+
+def _float(v) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan

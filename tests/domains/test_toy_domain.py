@@ -75,7 +75,7 @@ def test_toy_domain_trains_samples_designs_scores_and_reports_through_the_cli(bi
         assert r["synthesis_score"] != ""
     assert (out / "candidates.bits").read_text().count("\n") == len(rows)
     page = (out / "report.html").read_text()
-    assert page.count("<tr class=") == len(rows) and "<th>bits</th>" in page
+    assert page.count("<tr class=") == len(rows) and "<th title='bits'>bits</th>" in page
 
     scored = tmp_path / "scored"
     res = cli("score", out / "candidates.bits", "--run", run, "--out", scored)

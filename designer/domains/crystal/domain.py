@@ -30,7 +30,6 @@ from designer.io.text import read_text
 from designer.metrics import StructureIndex, composition_validity, match_structures, structure_validity
 from designer.models.crystal.plugin import CrystalPlugin
 from designer.report.figures import interpolation
-from designer.report.html import crystal_png
 from designer.scoring.crystal_card import score_crystals
 from designer.scoring.hull import CAVEAT, HullReference, default_hull_files
 
@@ -71,10 +70,8 @@ class CrystalDomain(Domain):
     file_suffixes = (".cif", ".mcif")
     score_table_columns = ("id", "formula", "geometry_ok", "charge_neutral", "e_above_hull", "hull_coverage", "stable",
                            "novel", "reasons")
-    report_columns = ("synthesis_rank", "id", "rank", "objective", "formula", "spacegroup", "num_atoms", "geometry_ok",
-                      "charge_neutral", "e_above_hull", "e_above_hull_relaxed", "hull_coverage", "stable", "decomposition",
-                      "energy_drop", "novel", "unique",
-                      "plausibility_percentile", "synthesis_score", "selected", "reasons")
+    report_columns = ("synthesis_rank", "id", "formula", "spacegroup", "objective", "e_above_hull", "stable", "novel",
+                      "plausibility_percentile", "synthesis_score", "selected")
 
     # ------------------------------------------------------------------ data and model
 
@@ -401,13 +398,31 @@ class CrystalDomain(Domain):
     # ------------------------------------------------------------------ report
 
     def report_extras(self, run, rows: list[dict], objects: list) -> dict:
-        images = {}
+        structures = {}
         for row, s in zip(rows, objects):
             try:
-                images[row["id"]] = crystal_png(s)
-            except Exception:  # a picture is a courtesy; a failed render leaves the cell empty
+                structures[row["id"]] = str(CifWriter(s))
+            except Exception:  # a view is a courtesy; a structure CifWriter refuses gets none
                 pass
-        return {"images": images}
+        return {"structures": structures}
+
+    def report_phrases(self, row: dict) -> list[str]:
+        out = []
+        if row.get("formula"):
+            out.append(f"{row['formula']}" + (f" ({row['spacegroup']})" if row.get("spacegroup") else ""))
+        e = _num(row, "e_above_hull")
+        if math.isfinite(e):
+            coverage = " (hull partial: not judged)" if str(row.get("hull_coverage")) == "partial" else ""
+            if e < -0.01:  # below every known competing phase: a gap in the reference set or a CHGNet error
+                where = f"{-e:.3g} eV/atom below the reference hull (check the competing phases)"
+            else:
+                where = "on the reference hull" if e <= 0.01 else f"{e:.3g} eV/atom above the reference hull"
+            out.append(where + coverage)
+        if str(row.get("novel")) in ("True", "False"):
+            out.append("novel" if str(row.get("novel")) == "True" else "matches a training crystal")
+        if row.get("reasons"):
+            out.append(str(row["reasons"]))
+        return out
 
     # ------------------------------------------------------------------ analysis
 

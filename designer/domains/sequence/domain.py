@@ -58,9 +58,8 @@ class SequenceDomain(Domain):
     observation_column = "sequence"
     file_suffixes = (".fasta", ".fa", ".faa", ".fas")
     score_table_columns = ("id", "length", "num_liabilities", "elbo_percentile", "reasons")
-    report_columns = ("synthesis_rank", "id", "rank", "objective", "num_mutations", "mutations", "num_liabilities",
-                      "liabilities", "elbo_percentile", "edit_distance_wild_type", "distance_nearest_training",
-                      "plausibility_percentile", "synthesis_score", "selected")
+    report_columns = ("synthesis_rank", "id", "num_mutations", "mutations", "objective", "num_liabilities",
+                      "elbo_percentile", "plausibility_percentile", "synthesis_score", "selected")
 
     # ------------------------------------------------------------------ data and model
 
@@ -387,7 +386,23 @@ class SequenceDomain(Domain):
     # ------------------------------------------------------------------ report
 
     def report_extras(self, run, rows: list[dict], objects: list) -> dict:
-        return {"reference": generate.reference_sequence(run), "sequences": True}
+        from designer.report.page import Alignment
+        from designer.scoring.protein_card import liability_positions
+
+        seqs = {row["id"]: str(seq) for row, seq in zip(rows, objects)}
+        return {"alignment": Alignment(aligned_reference(run), seqs,
+                                       {i: liability_positions(seq) for i, seq in seqs.items()})}
+
+    def report_phrases(self, row: dict) -> list[str]:
+        out = []
+        n = _num(row, "num_mutations")
+        if math.isfinite(n):
+            out.append(f"{int(n)} substitution{'s' if n != 1 else ''}" + (f" ({row['mutations']})" if row.get("mutations") else ""))
+        out.append(str(row["liabilities"]) if row.get("liabilities") else "no sequence liabilities")
+        e = _num(row, "elbo_percentile")
+        if math.isfinite(e):
+            out.append(f"likelihood percentile {e:.3g}")
+        return out
 
     # ------------------------------------------------------------------ analysis
 
