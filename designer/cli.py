@@ -350,7 +350,7 @@ def benchmark(
     pool: Optional[int] = typer.Option(None, "--pool", min=1, help="perov5-opt, carbon24-opt: decodes screened by the head per start (default 40)"),
     decodes_dir: Optional[Path] = typer.Option(None, "--decodes-dir", help="perov5-opt, carbon24-opt: where each start's decodes are kept, so a rerun resumes (default runs/perov5_opt, runs/carbon24_opt)"),
     relax_top: Optional[int] = typer.Option(None, "--relax-top", min=0, help="scorecard: relax the N best with CHGNet (default 20)"),
-    relax_steps: Optional[int] = typer.Option(None, "--relax-steps", min=1, help="scorecard, stability: at most this many relaxation steps each (default 200)"),
+    relax_steps: Optional[int] = typer.Option(None, "--relax-steps", min=1, help="scorecard, stability: at most this many relaxation steps each (default 200); carbon24-opt: also relax every selected decode with CHGNet and judge it (default 0: off)"),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="stability, perov5-csp, carbon24-csp: only the first N rows of each set (a quick check, never for results/)"),
     k: Optional[int] = typer.Option(None, "-k", "--k", min=1, help="perov5-csp, carbon24-csp: structures per composition (default 20)"),
     split: Optional[str] = typer.Option(None, "--split", help="perov5-csp, carbon24-csp: test (default) or holdout (the run's holdout, kept out of the pool: to choose decode settings)"),

@@ -86,7 +86,8 @@ def judge_decodes(predict, starts_structs: list, decoded: list[list]) -> tuple[n
         k += len(ds)
         best.append(float(v.min()) if len(v) else float("inf"))
         formulas.append(ds[int(np.argmin(v))].composition.reduced_formula if len(v) else None)
-    return np.asarray(predict(starts_structs), dtype=float), np.array(best), formulas
+    start_values = np.asarray(predict(starts_structs), dtype=float) if starts_structs else np.zeros(0)
+    return start_values, np.array(best), formulas
 
 
 def select_for_starts(r, starts: list, prop: str, *, seed: int, decodes: int, tr_length: float, n_known: int,
@@ -153,3 +154,58 @@ def optimiser_text(tr_length: float, n_known: int, pool: int, decodes: int) -> s
             + (f"; a pool of {pool} decodes (the {decodes} proposals + the Sobol points the head "
                f"rates best) screened by the head on the re-encoded crystals, the best {decodes} "
                "distinct valid ones scored" if pool > decodes else ""))
+
+
+def _load_chgnet() -> None:
+    from designer.scoring.chgnet_energy import load_model
+
+    load_model()
+
+
+def _relax_start(args) -> list[str]:
+    """One start's decodes relaxed with CHGNet (in a ``model_pool_map`` worker: one torch thread), as
+    compact structures; a relaxation that fails keeps the decode as it is."""
+    from designer.scoring.chgnet_energy import relax
+
+    structures, steps = args
+    out = []
+    for s in structures:
+        res = relax(s, steps=steps)
+        out.append(compact_structure(res["relaxed"] if res["relaxed"] is not None else s))
+    return out
+
+
+def relax_decodes(decoded: list[list], starts: list, steps: int, decodes_file: Path, jobs: int,
+                  console: Console) -> tuple[list[list], Path]:
+    """Every start's selected decodes relaxed with CHGNet (FIRE with the cell free, at most ``steps``
+    steps, fmax 0.1 eV/Å): the product's own post-processing, no judge involved. Kept start by start in
+    ``<decodes file>_relaxed<steps>.jsonl`` so that a rerun resumes.
+
+    Returns:
+        ``(relaxed, file)``: ``relaxed[i]`` holds start ``i``'s decodes in the same order, relaxed.
+    """
+    from designer.parallel import model_pool_map
+
+    path = decodes_file.with_name(f"{decodes_file.stem}_relaxed{steps}.jsonl")
+    done = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:  # the line a killed run was writing: that start is relaxed again
+                continue
+            done[row["start"]] = [structure_from_compact(t) for t in row["structures"]]
+    todo = [i for i, rec in enumerate(starts) if rec.id not in done]
+    console.print(f"relaxing the decodes with CHGNet ({steps} steps at most): {len(starts) - len(todo)} starts "
+                  f"already in {path}, {len(todo)} to go")
+    step = max(1, 2 * jobs)
+    with open(path, "a") as fh:
+        for k in range(0, len(todo), step):
+            chunk = todo[k:k + step]
+            relaxed = model_pool_map(_relax_start, [(decoded[i], steps) for i in chunk], n_jobs=jobs, init=_load_chgnet)
+            for i, compact in zip(chunk, relaxed):
+                done[starts[i].id] = [structure_from_compact(t) for t in compact]
+                fh.write(json.dumps({"start": starts[i].id, "structures": compact}) + "\n")
+            fh.flush()
+            console.print(f"relaxed {len(starts) - len(todo) + k + len(chunk)}/{len(starts)} starts")
+    return [done[rec.id] for rec in starts], path

@@ -1,7 +1,7 @@
 """``designer benchmark scale`` (DESIGN section 5c): does data preparation and training stay flat as the data grows?
 
-Synthetic crystal CSVs of each size are made from the shipped perov_5 and mp_20_subset structures,
-each copy strained (symmetric strain, sigma 0.03) and its fractional coordinates jittered (sigma
+Synthetic crystal CSVs of each size are drawn (seeded, with replacement, so every size has the same
+mix) from the shipped perov_5 and mp_20_subset training structures, each copy strained (symmetric strain, sigma 0.03) and its fractional coordinates jittered (sigma
 0.01), with a property column. For each size, in fresh subprocesses (so each peak is its own):
 
 * preprocessing into the memory-mapped store (``designer.data.graph_store``) with 1 and 2 worker

@@ -87,6 +87,21 @@ class Decoded:
     extra: dict = field(default_factory=dict)
 
 
+def cached_training_latents(run, paths: Sequence[Path], encode: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """``n x d`` posterior means of a run's training inputs ``paths``, on the model's device, memoised on
+    disk (``designer.data.cache``) under the content of the model file and of every input, so that
+    designing, proposing, scoring and the Python API encode a model's training set once.
+
+    ``encode()`` computes them on a miss; ``data.cache: false`` turns the memo off."""
+    from designer.data.cache import cached, content_hash
+
+    device = next(run.model.parameters()).device
+    options = {"kind": "training_latents", "format": 1, "inputs": [content_hash(Path(p)) for p in paths]}
+    enabled = bool(getattr(run.config.data, "cache", True)) and Path(run.path).is_file()
+    mu = cached(Path(run.path), options, lambda: encode().detach().cpu(), enabled=enabled)
+    return mu.to(device)
+
+
 def prediction_columns(property_names: list[str], mean: np.ndarray, std: np.ndarray | None, i: int,
                        digits: int = 5) -> dict:
     """``pred_<p>`` (and ``pred_<p>_std`` when ``std`` is given) of row ``i`` of ``n x P`` arrays."""

@@ -35,10 +35,11 @@ def single_point(structures: list[Structure], batch_size: int = 32, jobs: int = 
     CHGNet once and running on one torch thread.
     """
     if jobs > 1 and len(structures) > batch_size:
-        from designer.parallel import parallel_map
+        from designer.parallel import model_pool_map
 
         chunks = [structures[i:i + batch_size] for i in range(0, len(structures), batch_size)]
-        parts = parallel_map(_single_point_worker, [(c, batch_size) for c in chunks], n_jobs=jobs, chunk_size=1)
+        parts = model_pool_map(_single_point_worker, [(c, batch_size) for c in chunks], n_jobs=jobs,
+                               init=_load_quietly)
         return [row for part in parts for row in part]
     model = load_model()
     out: list[dict] = []
@@ -68,11 +69,13 @@ def single_point(structures: list[Structure], batch_size: int = 32, jobs: int = 
     return out
 
 
-def _single_point_worker(args) -> list[dict]:
-    """One batch in a worker process: one torch thread (the processes are the parallelism)."""
-    import torch
+def _load_quietly() -> None:
+    """A worker's start-up: CHGNet loaded once, kept for every batch the worker gets."""
+    load_model()
 
-    torch.set_num_threads(1)
+
+def _single_point_worker(args) -> list[dict]:
+    """One batch in a worker process (``designer.parallel.model_pool_map``: one torch thread)."""
     chunk, batch_size = args
     return single_point(chunk, batch_size)
 

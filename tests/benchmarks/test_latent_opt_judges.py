@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -81,11 +82,26 @@ def test_no_evaluator_exists_while_candidates_are_selected_and_a_rerun_resumes(j
     assert [json.loads(line)["start"] for line in f.read_text().splitlines()] == [p["start"] for p in res["per_start"]]
 
 
-def test_carbon24_opt_judges_with_the_carbon_evaluator_against_training_percentiles(journal, tmp_path):
-    out = carbon24_opt.run(out=tmp_path / "c.json", n_starts=2, decodes=2, pool=0, decodes_dir=tmp_path / "runs")
+def test_carbon24_opt_judges_with_the_carbon_evaluator_against_training_percentiles(journal, tmp_path, monkeypatch):
+    real_relax = latent_opt._relax_start
+
+    def relax(args):
+        journal.append("relax")
+        return real_relax(args)
+
+    monkeypatch.setattr(latent_opt, "_relax_start", relax)
+    out = carbon24_opt.run(out=tmp_path / "c.json", n_starts=2, decodes=2, pool=0, decodes_dir=tmp_path / "runs",
+                           relax_steps=3, jobs=1)
     first_judge = _selection_before_judging(journal, 2)
+    # --relax-steps: CHGNet relaxes every chosen decode after selection and before the judge exists
+    assert journal[first_judge:first_judge + 3] == ["relax", "relax", "cdvae-built:carbon"]
     assert journal[first_judge:].count("cdvae-built:carbon") == 1 and "gbm-built" not in journal
     res = json.loads(out.read_text())
+    rel = res["cdvae_evaluator_relaxed"]  # beside the protocol's as-decoded numbers, not instead of them
+    assert {"sr5", "sr10", "sr15", "relax_steps", "relaxed_file"} <= set(rel) and rel["relax_steps"] == 3
+    relaxed = [json.loads(line)["structures"] for line in Path(rel["relaxed_file"]).read_text().splitlines()]
+    assert [len(r) for r in relaxed] == [len(d) for d in _decodes(tmp_path)]
+    assert relaxed != _decodes(tmp_path)  # three FIRE steps moved atoms or the cell
     c = res["cdvae_evaluator"]
     assert {"sr5", "sr10", "sr15", "thresholds", "start_mae"} <= set(c)
     # the thresholds are the 5th/10th/15th percentiles of the shipped training rows' energies
@@ -109,5 +125,6 @@ def test_carbon24_opt_refuses_a_model_without_the_energy_head(tmp_path):
 
 
 def _decodes(tmp_path):
-    (f,) = list((tmp_path / "runs").glob("decodes_*.jsonl"))
+    (f,) = [p for p in (tmp_path / "runs").glob("decodes_*.jsonl") if "_relaxed" not in p.name]
     return [json.loads(line)["structures"] for line in f.read_text().splitlines()]
+

@@ -19,7 +19,8 @@ from designer.data.graph_store import load_store_dataset
 from designer.data.samplers import training_sampler
 from designer.data.crystal_io import check_structure, parse_cif_text, read_crystals
 from designer.domains.crystal.analysis import crystal_factors, lattice_constant, plot_traversals, strain_intervention
-from designer.domains.base import Decoded, Domain, KnownData, TrainingData, prediction_columns
+from designer.domains.base import (Decoded, Domain, KnownData, TrainingData, cached_training_latents,
+                                   prediction_columns)
 import designer.domains.crystal.generate as generate
 from designer.domains.crystal.space import CrystalSpace, crystal_key
 from designer.errors import DataError, DesignerError
@@ -189,7 +190,8 @@ class CrystalDomain(Domain):
                                                 d.max_neighbors, d.max_atoms, d.cache)  # cached graphs
         structures = [r.to_structure() for r in records]
         y = np.array([[r.properties.get(k, np.nan) for k in d.properties] for r in records], dtype=float)
-        return KnownData(generate.encode(run, graphs)[0], [crystal_key(s) for s in structures],
+        mu = cached_training_latents(run, paths, lambda: generate.encode(run, graphs)[0])
+        return KnownData(mu, [crystal_key(s) for s in structures],
                          y.reshape(len(records), len(d.properties)), structures)
 
     def item_latent(self, run, space, item: str, where: str) -> torch.Tensor:

@@ -16,7 +16,8 @@ from designer.data.protein_io import looks_like_nucleotides, read_fasta_entries
 from designer.data.protein_dataset import (GAP_INDEX, TokenDataset, decode_tokens, describe_mutations,
                                            encode_sequences, gap_profile, load_protein_set, sequence_weights)
 from designer.domains.sequence.analysis import mutation_intervention, plot_traversals, protein_factors
-from designer.domains.base import Decoded, Domain, KnownData, TrainingData, prediction_columns
+from designer.domains.base import (Decoded, Domain, KnownData, TrainingData, cached_training_latents,
+                                   prediction_columns)
 import designer.domains.sequence.generate as generate
 from designer.domains.sequence.mutations import mutation_design
 from designer.domains.sequence.space import SequenceSpace
@@ -178,7 +179,8 @@ class SequenceDomain(Domain):
             ys.append(pset.y.cpu().numpy())
         tok = torch.cat(tokens)
         seqs = decode_tokens(tok)
-        return KnownData(generate.encode(run, tok)[0], seqs, np.concatenate(ys), seqs)
+        mu = cached_training_latents(run, paths, lambda: generate.encode(run, tok)[0])
+        return KnownData(mu, seqs, np.concatenate(ys), seqs)
 
     def item_tokens(self, run, item: str, where: str) -> torch.Tensor:
         """``L`` aligned tokens of a user's sequence, given as the sequence or a FASTA path."""
