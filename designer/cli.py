@@ -151,7 +151,7 @@ def sample(
 @app.command()
 def reconstruct(
     run: str = typer.Argument(..., help="run folder, model file, or shipped model name"),
-    data: Path = typer.Option(..., "--data", help="inputs: crystals as CSV (cif column), CIF folder or CIF file; "
+    data: Path = typer.Option(..., "--data", help="inputs: crystals as CSV (cif column), CIF / extxyz / POSCAR / .vasp / ASE .db file or a folder of them; "
                               "proteins as FASTA, A3M, CSV (sequence column) or mutation table"),
     out: Path = typer.Option(..., "--out", help="output folder: one CIF per input named by its id (proteins: reconstruct.fasta), plus reconstruct.csv"),
     raw_decode: bool = typer.Option(False, "--raw-decode", help="crystals: no charge-neutral re-ranking; proteins: allow gaps anywhere"),
@@ -277,7 +277,7 @@ def observe(
 
 @app.command()
 def score(
-    files: list[Path] = typer.Argument(..., help="CIF files, FASTA files, or folders of them (anyone's)"),
+    files: list[Path] = typer.Argument(..., help="CIF, extxyz (MatterGen's generated_crystals.extxyz), POSCAR/CONTCAR/.vasp, ASE .db or FASTA files, or folders of them (anyone's)"),
     run: Optional[str] = typer.Option(None, "--run", help="run folder / model file / shipped name: adds plausibility, predictions, likelihood, novelty"),
     out: Path = typer.Option(Path("scores"), "--out", help="output folder (scores.csv; symmetrised and P1 CIFs)"),
     relax_top: int = typer.Option(0, "--relax-top", min=0, help="crystals: relax the first N readable structures with CHGNet"),

@@ -118,3 +118,15 @@ def test_write_extxyz_keeps_structures_and_scalar_scores(tmp_path, tiny_structur
     assert "nested" not in back[0].info and "missing" not in back[0].info
     assert StructureMatcher().fit(AseAtomsAdaptor.get_structure(back[1]), tiny_structures[1])
     assert not list(tmp_path.glob("*.tmp*"))  # written whole, then renamed
+
+
+def test_reconstruct_and_score_take_a_poscar_from_the_command_line(cli, tmp_path, tiny_structures):
+    from pymatgen.io.vasp import Poscar
+
+    (tmp_path / "POSCAR").write_text(Poscar(tiny_structures[0]).get_str())
+    res = cli("reconstruct", "perov5", "--data", tmp_path / "POSCAR", "--out", tmp_path / "rec")
+    assert res.code == 0, res.err
+    assert len(list((tmp_path / "rec").glob("*.cif"))) == 1
+    res = cli("score", tmp_path / "POSCAR", "--no-energy", "--out", tmp_path / "sc")
+    assert res.code == 0, res.err
+    assert (tmp_path / "sc" / "scores.csv").read_text().count("\n") == 2  # header and the one structure
