@@ -231,12 +231,11 @@ def _is_single(obj) -> bool:
 
 
 def _label(obj) -> str:
-    for attr in ("id",):
-        v = getattr(obj, attr, None)
-        if isinstance(v, str) and v:
-            return v
-    formula = getattr(getattr(obj, "composition", None), "reduced_formula", None)
-    return formula or ""
+    """A record's id, else a structure's formula, else nothing (to name the object in errors)."""
+    rid = getattr(obj, "id", None)
+    if isinstance(rid, str) and rid:
+        return rid
+    return getattr(getattr(obj, "composition", None), "reduced_formula", None) or ""
 
 
 def _check_count(n, what: str) -> None:

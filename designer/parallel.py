@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Callable, Sequence, TypeVar
+from typing import Callable, Iterator, Sequence, TypeVar
 
 from joblib import Parallel, delayed
 
@@ -81,10 +81,10 @@ def _init_heavy_worker(init: Callable[[], None] | None) -> None:
         init()
 
 
-def model_pool_map(fn: Callable[[T], R], items: Sequence[T], n_jobs: int,
-                   init: Callable[[], None] | None = None) -> list[R]:
-    """``[fn(x) for x in items]`` over ``n_jobs`` fresh (spawned) processes that each run ``init`` once
-    (e.g. load a model) and keep it for every item they get.
+def model_pool_imap(fn: Callable[[T], R], items: Sequence[T], n_jobs: int,
+                    init: Callable[[], None] | None = None) -> Iterator[R]:
+    """``fn(x)`` for each of ``items``, yielded in order as they finish, over ``n_jobs`` fresh (spawned)
+    processes that each run ``init`` once (e.g. load a model) and keep it for every item they get.
 
     For work whose workers hold a model of hundreds of MB (CHGNet): joblib's loky workers take that
     growth for a memory leak and restart, loading the model again (measured: 2 workers scored at half
@@ -96,9 +96,16 @@ def model_pool_map(fn: Callable[[T], R], items: Sequence[T], n_jobs: int,
     items = list(items)
     n_jobs = max(1, min(int(n_jobs or 1), len(items)))
     if n_jobs == 1:
-        if init is not None:
+        if init is not None and items:
             init()
-        return [fn(x) for x in items]
+        yield from (fn(x) for x in items)
+        return
     with ProcessPoolExecutor(max_workers=n_jobs, mp_context=mp.get_context("spawn"),
                              initializer=_init_heavy_worker, initargs=(init,)) as ex:
-        return list(ex.map(fn, items))
+        yield from ex.map(fn, items)
+
+
+def model_pool_map(fn: Callable[[T], R], items: Sequence[T], n_jobs: int,
+                   init: Callable[[], None] | None = None) -> list[R]:
+    """``list(model_pool_imap(...))``: every result, in order."""
+    return list(model_pool_imap(fn, items, n_jobs, init))

@@ -163,7 +163,7 @@ def _load_chgnet() -> None:
 
 
 def _relax_start(args) -> list[str]:
-    """One start's decodes relaxed with CHGNet (in a ``model_pool_map`` worker: one torch thread), as
+    """One start's decodes relaxed with CHGNet (in a ``model_pool_imap`` worker: one torch thread), as
     compact structures; a relaxation that fails keeps the decode as it is."""
     from designer.scoring.chgnet_energy import relax
 
@@ -184,28 +184,31 @@ def relax_decodes(decoded: list[list], starts: list, steps: int, decodes_file: P
     Returns:
         ``(relaxed, file)``: ``relaxed[i]`` holds start ``i``'s decodes in the same order, relaxed.
     """
-    from designer.parallel import model_pool_map
+    from designer.parallel import model_pool_imap
 
     path = decodes_file.with_name(f"{decodes_file.stem}_relaxed{steps}.jsonl")
     done = {}
     if path.exists():
-        for line in path.read_text().splitlines():
+        lines = [x for x in path.read_text().splitlines() if x.strip()]
+        kept = []
+        for line in lines:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError:  # the line a killed run was writing: that start is relaxed again
                 continue
+            kept.append(line)
             done[row["start"]] = [structure_from_compact(t) for t in row["structures"]]
+        if len(kept) != len(lines):  # rewritten whole, so that new lines do not follow a cut one
+            atomic_write_text(path, "".join(x + "\n" for x in kept))
     todo = [i for i, rec in enumerate(starts) if rec.id not in done]
     console.print(f"relaxing the decodes with CHGNet ({steps} steps at most): {len(starts) - len(todo)} starts "
                   f"already in {path}, {len(todo)} to go")
-    step = max(1, 2 * jobs)
-    with open(path, "a") as fh:
-        for k in range(0, len(todo), step):
-            chunk = todo[k:k + step]
-            relaxed = model_pool_map(_relax_start, [(decoded[i], steps) for i in chunk], n_jobs=jobs, init=_load_chgnet)
-            for i, compact in zip(chunk, relaxed):
-                done[starts[i].id] = [structure_from_compact(t) for t in compact]
-                fh.write(json.dumps({"start": starts[i].id, "structures": compact}) + "\n")
+    with open(path, "a") as fh:  # one pool for every start (its workers load CHGNet once); each start kept as it ends
+        results = model_pool_imap(_relax_start, [(decoded[i], steps) for i in todo], n_jobs=jobs, init=_load_chgnet)
+        for k, (i, compact) in enumerate(zip(todo, results)):
+            done[starts[i].id] = [structure_from_compact(t) for t in compact]
+            fh.write(json.dumps({"start": starts[i].id, "structures": compact}) + "\n")
             fh.flush()
-            console.print(f"relaxed {len(starts) - len(todo) + k + len(chunk)}/{len(starts)} starts")
+            if (k + 1) % 5 == 0 or k + 1 == len(todo):
+                console.print(f"relaxed {len(starts) - len(todo) + k + 1}/{len(starts)} starts")
     return [done[rec.id] for rec in starts], path

@@ -140,7 +140,7 @@ class Domain:
 
     Class attributes a domain sets: ``name`` (registry name), ``noun`` (what one item is called in
     messages), ``observation_column`` (the measurements-CSV column holding an item to encode),
-    ``file_suffixes`` (what ``designer score`` reads), ``score_table_columns`` (printed by the CLI),
+    ``file_suffixes`` and ``file_names`` (what ``designer score`` reads), ``score_table_columns`` (printed by the CLI),
     ``report_columns`` (the report's compact table; a row's details hold every column).
     """
 
@@ -149,6 +149,7 @@ class Domain:
     user_object_kinds: str = "the objects this domain reads"  # named in errors of the Python API
     observation_column: str = "item"
     file_suffixes: tuple[str, ...] = ()
+    file_names: tuple[str, ...] = ()  # file names read whatever their suffix (e.g. POSCAR, CONTCAR_relaxed)
     score_table_columns: tuple[str, ...] = ("id", "reasons")
     report_columns: tuple[str, ...] = ("synthesis_rank", "id", "rank", "objective", "plausibility_percentile",
                                        "synthesis_score", "selected")
@@ -261,8 +262,10 @@ class Domain:
     # ------------------------------------------------------------------ scoring
 
     def reads_file(self, path: Path) -> bool:
-        """Whether ``designer score`` hands ``path`` to this domain (default: by ``file_suffixes``)."""
-        return Path(path).suffix.lower() in self.file_suffixes
+        """Whether ``designer score`` hands ``path`` to this domain: by ``file_suffixes``, or a name that
+        starts with one of ``file_names`` (any case)."""
+        path = Path(path)
+        return path.suffix.lower() in self.file_suffixes or path.name.upper().startswith(self.file_names)
 
     def read_files(self, files: list[Path]) -> list[tuple[str, Any, str]]:
         """``[(id, object or None, reason)]``: one entry per object or unreadable file."""

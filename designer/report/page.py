@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from designer.io.atomic import atomic_write_text
-from designer.report.html import png_data_uri
+from designer.report.plots import png_data_uri
 from designer.report.summary import fmt, label
 from designer.resources import package_path
 

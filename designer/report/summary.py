@@ -41,7 +41,7 @@ def fmt(value: Any, column: str = "") -> str:
     if isinstance(value, str):
         low = value.strip().lower()
         return {"true": "yes", "false": "no", "nan": ""}.get(low, value)
-    if isinstance(value, (int,)) and not isinstance(value, bool):
+    if isinstance(value, int):
         return str(value)
     try:
         v = float(value)

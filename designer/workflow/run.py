@@ -25,7 +25,7 @@ from designer.errors import ConfigError
 from designer.optimize.bo import latent_box
 from designer.optimize.loop import Proposal, optimise
 from designer.optimize.plausibility import fit_plausibility
-from designer.report.html import latent_map_png, scatter_png, trace_png
+from designer.report.plots import latent_map_png, scatter_png, trace_png
 from designer.report.page import Card, write_page
 from designer.report.summary import candidate_reasons, describe_objective, fmt
 from designer.runs import Run

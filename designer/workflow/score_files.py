@@ -34,8 +34,8 @@ def _domain_reading(path: Path) -> str | None:
 
 
 def _known_kinds() -> str:
-    return ", ".join(sorted({sfx for name in domain_names() for sfx in get_domain(name).file_suffixes})
-                     | {"POSCAR", ".extxyz", ".xyz", ".vasp", ".db"})
+    domains = [get_domain(name) for name in domain_names()]
+    return ", ".join(sorted({k for d in domains for k in d.file_suffixes + d.file_names}))
 
 
 def _expand(paths: list[Path]) -> list[Path]:

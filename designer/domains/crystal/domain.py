@@ -17,14 +17,14 @@ from designer.data import ElementVocab, holdout_split, load_graph_dataset
 from designer.data.crystal_dataset import load_records
 from designer.data.graph_store import load_store_dataset
 from designer.data.samplers import training_sampler
-from designer.data.crystal_io import check_structure, parse_cif_text, read_crystals
+from designer.data.crystal_io import CIF_SUFFIXES, check_structure, parse_cif_text, read_crystals
 from designer.domains.crystal.analysis import crystal_factors, lattice_constant, plot_traversals, strain_intervention
 from designer.domains.base import (Decoded, Domain, KnownData, TrainingData, cached_training_latents,
                                    prediction_columns)
 import designer.domains.crystal.generate as generate
 from designer.domains.crystal.space import CrystalSpace, crystal_key
 from designer.errors import DataError, DesignerError
-from designer.io.ase_formats import write_extxyz
+from designer.io.ase_formats import ASE_SUFFIXES, VASP_NAMES, write_extxyz
 from designer.io.atomic import atomic_write_text
 from designer.io.crystal_files import safe_name, write_cif, write_table
 from designer.io.text import read_text
@@ -68,7 +68,8 @@ class CrystalDomain(Domain):
     noun = "crystal"
     user_object_kinds = "pymatgen Structures or ase.Atoms"
     observation_column = "cif"
-    file_suffixes = (".cif", ".mcif")
+    file_suffixes = CIF_SUFFIXES + ASE_SUFFIXES  # CIF, and ASE's extxyz / xyz / vasp / db
+    file_names = VASP_NAMES
     score_table_columns = ("id", "formula", "geometry_ok", "charge_neutral", "e_above_hull", "hull_coverage", "stable",
                            "novel", "reasons")
     report_columns = ("synthesis_rank", "id", "formula", "spacegroup", "objective", "e_above_hull", "stable", "novel",
@@ -284,11 +285,6 @@ class CrystalDomain(Domain):
         return out
 
     # ------------------------------------------------------------------ scoring
-
-    def reads_file(self, path: Path) -> bool:
-        from designer.io.ase_formats import is_ase_file
-
-        return super().reads_file(path) or is_ase_file(path)
 
     def read_files(self, files: list[Path]) -> list[tuple[str, object, str]]:
         from designer.io.ase_formats import is_ase_file, read_ase_structures

@@ -200,13 +200,7 @@ class SequenceDomain(Domain):
         return space.encode(self.item_tokens(run, item, where).unsqueeze(0))
 
     def encode_observed(self, run, items: list[str], wheres: list[str], base: Path) -> np.ndarray:
-        try:
-            pset = generate.read_sequence_strings(run, items, ids=[f"item{i}" for i in range(len(items))])
-        except DesignerError as exc:
-            raise DataError(f"{wheres[0]}: {str(exc).split(': ', 1)[-1]}") from None
-        if len(pset.tokens) != len(items):
-            raise DataError(f"{wheres[0]}: a sequence was skipped while reading ({pset.report.summary()})")
-        return generate.encode(run, pset.tokens)[0].cpu().numpy()
+        return self.encode_objects(run, items, wheres).cpu().numpy()
 
     def mutation_search(self, run, space, known: KnownData, values, objective, settings, plausibility, keys, log):
         d = run.config.design
@@ -248,13 +242,15 @@ class SequenceDomain(Domain):
         return obj.strip().upper() if isinstance(obj, str) else None
 
     def encode_objects(self, run, objects: list, names: list[str]) -> torch.Tensor:
-        for seq, where in zip(objects, names):
-            bad = sorted(set(seq) - RESIDUE_LETTERS)
-            if bad or not seq:
-                raise DataError(f"{where}: {'no residues' if not seq else 'invalid residue(s) ' + repr(''.join(bad))}; "
-                                "use one-letter amino-acid codes")
+        """Read as the run reads FASTA (aligned to its reference); an error names the object, never the
+        temporary FASTA the reader goes through."""
         ids = [f"item{i}" for i in range(len(objects))]
-        pset = generate.read_sequence_strings(run, list(objects), ids=ids)
+        try:
+            pset = generate.read_sequence_strings(run, list(objects), ids=ids)
+        except DesignerError as exc:
+            # the reader names its record ("item3"): point at that object, else the first one
+            i = next((k for k, rid in enumerate(ids) if f"({rid})" in str(exc)), 0)
+            raise DataError(f"{names[i]}: {str(exc).split(': ', 1)[-1]}") from None
         kept = {rec.id for rec in pset.records}
         missing = [names[i] for i, k in enumerate(ids) if k not in kept]
         if missing:
