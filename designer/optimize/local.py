@@ -16,6 +16,16 @@ with seen transitions on both sides; irreparable ones come last. When the whole 
 been scored without gain, the search steps to an equally good neighbour (a walk on the plateau,
 as hill climbing does) and scans again. Fixed positions and a mutation cap against a reference are
 never violated.
+
+**Shift moves** get out of a stall where two features want the same site (two motifs of an Ehrlich
+function overlapping, so completing one breaks the other). After ``stall_rounds`` rounds without
+gain the search maps the incumbent: a position is *essential* when its scored single mutants are
+mostly worse than the incumbent, *free* otherwise (unmapped positions get one probe mutant each).
+At an essential position ``p``, a state ``s`` whose single mutant is no worse is a *swap*: it
+completes one feature by breaking another. A shift move then writes ``s`` at ``p`` and pushes the
+displaced segment one step towards a free position ``b`` (``x[p:b]`` moves to ``p+1:b+1``, or
+``x[b+1:p+1]`` to ``b:p``), which keeps every feature lying wholly inside the segment and loses
+only ``x[b]``. Essential positions are scanned state by state to find swaps.
 """
 
 from __future__ import annotations
@@ -62,6 +72,12 @@ class MutationSearch:
     gains: dict = field(default_factory=dict)  # Mutation -> its gain over the parent it was last tried on
     drift: int | None = None  # neutral mutations carried per round (None: all)
     max_per_candidate: int = 1
+    shift_moves: bool = True
+    stall_rounds: int = 4  # rounds without gain before shift moves are proposed
+    max_shift: int = 3  # shift moves push a segment 1..max_shift positions
+    max_window: int | None = None  # longest stretch a shift move moves (default: a quarter of the sequence)
+    max_targets: int = 4  # places tried per stretch and swap
+    stall_share: float = 0.5  # share of a stalled round's batch given to shift moves, probes and scans
 
     def __post_init__(self):
         self.x0 = np.asarray(self.x0, dtype=np.int64).copy()
@@ -72,6 +88,9 @@ class MutationSearch:
         self.seen[self.best_x.tobytes()] = float(self.y0)
         self._accepted: list[Mutation] = []  # mutations to carry into the next round's combination
         self._outcomes: list[tuple[int, bool]] = []  # (mutations, hurt) of recent candidates
+        self._rounds_without_gain = 0
+        self._sites: dict[int, dict] = {}  # position -> {state: (gain of that single mutation, parent value)}
+        self._pushed: set = set()  # shift moves already proposed
 
     # ---------------------------------------------------------------- rules
 
@@ -136,7 +155,11 @@ class MutationSearch:
         """
         picked, keys = [], set()
         base, base_value = self.best_x, self.best_y
-        if self._accepted:
+        if self.shift_moves and self._rounds_without_gain >= self.stall_rounds:
+            for y, muts, tier in self._stall_candidates(max(1, int(q * self.stall_share))):
+                keys.add(y.tobytes())
+                picked.append(LocalCandidate(y, self.best_y, muts, tier))
+        if self._accepted and len(picked) < q:
             y, muts = self._combine(self.best_x, self._accepted)
             if muts and y.tobytes() not in self.seen:
                 picked.append(LocalCandidate(y, self.best_y, muts, 0))
@@ -229,12 +252,23 @@ class MutationSearch:
         combo_value = combo[0][1] if combo else np.nan
         combo_ok = bool(combo) and np.isfinite(combo_value) and combo_value >= self.best_y
         gains = []
+        before = self.best_y
+        old_x = self.best_x
         for c, v in zip(cands, values):
             self.seen[c.x.tobytes()] = float(v)
-            if c.tier == 0:
+            if c.tier == 0 or c.tier == SHIFT_TIER:
                 continue
             parent = combo_value if np.isnan(c.parent_value) else c.parent_value
             gain = v - parent if np.isfinite(v) and np.isfinite(parent) else -np.inf
+            if np.isfinite(parent):
+                # a single mutant (a probe's repair of a free neighbour aside) tells what its mutation does;
+                # a neutral multi-mutant, that each of its mutations is neutral
+                told = c.mutations[:1] if len(c.mutations) == 1 or c.tier == PROBE_TIER else \
+                    c.mutations if gain == 0 else ()
+                for q_, a_ in told:
+                    self._sites.setdefault(q_, {})[a_] = (gain, parent)
+            if c.tier >= STRUCTURAL_TIER:
+                continue
             if len(c.mutations) == 1:
                 self.gains[c.mutations[0]] = gain
             if np.isfinite(parent):
@@ -251,10 +285,208 @@ class MutationSearch:
             self.best_x, self.best_y = combo[0][0].x.copy(), float(combo_value)
         elif values[i] > self.best_y:
             self.best_x, self.best_y = cands[i].x.copy(), float(values[i])
+        self._rounds_without_gain = 0 if self.best_y > before else self._rounds_without_gain + 1
+        if self.best_y > before:  # a site that made the gain: what mutations there do has changed
+            for p in np.flatnonzero(self.best_x != old_x):
+                self._sites.pop(int(p), None)
         gains.sort(key=lambda t: -t[0])
         up = [m for g, c in gains if g > 0 and c is not accepted_from for m in c.mutations]
         flat = [m for g, c in gains if g == 0 and c is not accepted_from for m in c.mutations]
         self._accepted = up + (flat if self.drift is None else flat[: self.drift])
+
+    # ---------------------------------------------------------------- shift moves (stalls)
+
+    def _single(self, x: np.ndarray, p: int, a: int, free: set[int] = frozenset()) -> np.ndarray | None:
+        """``x`` with ``x[p] = a``, a broken transition mended only at a ``free`` neighbour; None if impossible."""
+        y = x.copy()
+        y[p] = a
+        if self.allowed is not None:
+            L = len(y)
+            for nb, broken in ((p - 1, p > 0 and not self.allowed[y[p - 1], a]),
+                               (p + 1, p < L - 1 and not self.allowed[a, y[min(p + 1, L - 1)]])):
+                if not broken:
+                    continue
+                if nb not in free or not self.mutable[nb]:
+                    return None
+                left = self.allowed[y[nb - 1]] if nb > 0 else np.ones(self.num_states, dtype=bool)
+                right = self.allowed[:, y[nb + 1]] if nb < L - 1 else np.ones(self.num_states, dtype=bool)
+                options = np.flatnonzero(left & right)
+                if not len(options):
+                    return None
+                y[nb] = options[0] if y[nb] not in options else y[nb]
+        return y if self._transition_ok(y, p) and self._within_cap(y) else None
+
+    def _site_map(self, x: np.ndarray) -> tuple[dict[int, bool], list[int], list[tuple[int, int]], dict]:
+        """What single mutations of the incumbent ``x`` did (``_sites``): per position essential or free,
+        unmapped positions, swaps ``(p, a)`` at essential positions, and the states left to scan at each.
+
+        A position's class comes from the mutations tried at the incumbent's value when there are any
+        (older ones otherwise); swaps and scans count only mutations tried at the incumbent's value.
+        """
+        essential, unmapped, swaps, unscored = {}, [], [], {}
+        for p in np.flatnonzero(self.mutable):
+            p = int(p)
+            tried = self._sites.get(p, {})
+            if not tried:
+                unmapped.append(p)
+                continue
+            now = {a: g for a, (g, level) in tried.items() if level == self.best_y}
+            gains = list(now.values()) or [g for g, _ in tried.values()]
+            essential[p] = bool(np.mean([g < 0 for g in gains]) > 0.5)
+            if essential[p]:
+                swaps += [(p, a) for a, g in now.items() if g >= 0 and a != x[p]]
+                unscored[p] = [a for a in range(self.num_states) if a != x[p] and a not in now]
+        return essential, unmapped, swaps, unscored
+
+    def _mend(self, y: np.ndarray, lo: int, hi: int, flexible: set[int]) -> np.ndarray | None:
+        """``y`` with each forbidden transition between positions ``lo - 1`` and ``hi + 1`` mended by
+        changing a ``flexible`` position next to it; None when some cannot be mended."""
+        L = len(y)
+        for t in range(max(lo - 1, 0), min(hi + 1, L - 1)):
+            if self.allowed is None or self.allowed[y[t], y[t + 1]]:
+                continue
+            for i in (t, t + 1):
+                if i not in flexible or not self.mutable[i]:
+                    continue
+                left = self.allowed[y[i - 1]] if i > 0 else np.ones(self.num_states, dtype=bool)
+                right = self.allowed[:, y[i + 1]] if i < L - 1 else np.ones(self.num_states, dtype=bool)
+                options = np.flatnonzero(left & right)
+                if len(options):
+                    y[i] = self.rng.choice(options)
+                    break
+            else:
+                return None
+        return y
+
+    def _accept_move(self, x: np.ndarray, y: np.ndarray | None) -> np.ndarray | None:
+        """``y`` when it differs from ``x`` only where allowed (mutable, cap, transitions), else None."""
+        if y is None:
+            return None
+        changed = np.flatnonzero(y != x)
+        if not len(changed) or not self.mutable[changed].all() or not self._within_cap(y):
+            return None
+        if self.allowed is not None and not self.allowed[y[:-1], y[1:]].all():
+            return None
+        return y
+
+    def _push(self, x: np.ndarray, p: int, a: int, b: int, d: int, free: set[int]) -> np.ndarray | None:
+        """``x`` with ``a`` written at ``p`` and the segment between ``p`` and ``b`` pushed ``d`` steps towards ``b``.
+
+        The ``d`` positions ending at ``b`` are lost (they must be free); the ``d - 1`` positions opened
+        next to ``p`` are filled, and a transition the move breaks is mended by changing a filler or a
+        free position just outside the moved stretch. None when that is impossible.
+        """
+        L = len(x)
+        y = x.copy()
+        if b > p:
+            if b - p < d:
+                return None
+            lost, gap, outside = range(b - d + 1, b + 1), range(p + 1, p + d), (p - 1, b + 1)
+            y[p + d:b + 1] = x[p:b + 1 - d]
+        else:
+            if p - b < d:
+                return None
+            lost, gap, outside = range(b, b + d), range(p - d + 1, p), (p + 1, b - 1)
+            y[b:p - d + 1] = x[b + d:p + 1]
+        if not all(i in free for i in lost):
+            return None
+        y[p] = a
+        y[list(gap)] = a
+        flexible = set(gap) | {i for i in outside if 0 <= i < L and i in free}
+        return self._accept_move(x, self._mend(y, min(p, b), max(p, b), flexible))
+
+    def _relocate(self, x: np.ndarray, p: int, a: int, s: int, e: int, t: int, free: set[int],
+                  in_copy: bool) -> np.ndarray | None:
+        """The essential states of the stretch ``x[s:e+1]`` (which holds ``p``) copied to the same offsets
+        from ``t`` on (onto free positions or the stretch itself), and ``a`` written at ``p`` (the feature
+        ``a`` displaces lives on in the copy) or, ``in_copy``, at ``p``'s image in the copy (the feature
+        ``a`` completes is rebuilt there, the original left alone). None when impossible."""
+        n = e - s + 1
+        if t == s or t < 0 or t + n > len(x):
+            return None
+        y = x.copy()
+        written = set()
+        for i in range(s, e + 1):
+            if i in free:
+                continue
+            j = t + i - s
+            if j not in free and not s <= j <= e:
+                return None
+            y[j] = x[i]
+            written.add(j)
+        q_ = t + p - s if in_copy else p
+        y[q_] = a
+        written.add(q_)
+        lo, hi = min(min(written), s), max(max(written), e)
+        return self._accept_move(x, self._mend(y, lo, hi, {i for i in free if i not in written}))
+
+    def _stall_candidates(self, q: int) -> list[tuple[np.ndarray, tuple, int]]:
+        """Up to ``q`` candidates for a stalled search: shift moves for known swaps, then probes of unmapped
+        positions, then untried states at essential positions (to find swaps)."""
+        x = self.best_x
+        essential, unmapped, swaps, unscored = self._site_map(x)
+        free = [p for p, e in essential.items() if not e]
+        out, keys = [], set()
+
+        def add(y, tier, lead=None) -> bool:  # lead: the intended mutation of a probe, listed first
+            k = y.tobytes()
+            if k in self.seen or k in keys or len(out) >= q:
+                return False
+            keys.add(k)
+            muts = [(int(i), int(y[i])) for i in np.flatnonzero(y != x) if int(i) != lead]
+            out.append((y, tuple(([(lead, int(y[lead]))] if lead is not None else []) + muts), tier))
+            return True
+
+        pushes, free_set = [], set(free)
+        ess = sorted(i for i, e_ in essential.items() if e_)
+        w = self.max_window or max(2, len(x) // 4)
+        for p, a in swaps:
+            # a pushed stretch ends just past an essential position (the end of a feature) within reach
+            ends = {i + 1 for i in ess if p < i < p + w} | {i - 1 for i in ess if p - w < i < p}
+            for b in sorted(b_ for b_ in ends if b_ in free_set):
+                for d in range(1, self.max_shift + 1):
+                    lo, hi = min(p, b), max(p, b)
+                    key = (p, a, b, d, x[max(lo - 1, 0):hi + 2].tobytes())
+                    if key in self._pushed:
+                        continue
+                    y = self._push(x, p, a, b, d, free_set)
+                    if y is not None:
+                        pushes.append((y, key))
+            for s_ in [i for i in ess if p - w < i <= p]:
+                for e_ in [i for i in ess if p <= i < s_ + w]:
+                    n = e_ - s_ + 1
+                    src = [i - s_ for i in range(s_, e_ + 1) if i not in free_set]
+                    targets = [t for t in range(len(x) - n + 1) if t != s_ and
+                               all(t + o in free_set or s_ <= t + o <= e_ for o in src)]
+                    for t in self.rng.permutation(targets)[:self.max_targets] if targets else []:
+                        for in_copy in (False, True):
+                            key = ("copy", in_copy, p, a, s_, e_, int(t), x[min(s_, t):max(e_, t + n) + 1].tobytes())
+                            if key in self._pushed:
+                                continue
+                            y = self._relocate(x, p, a, s_, e_, int(t), free_set, in_copy)
+                            if y is not None:
+                                pushes.append((y, key))
+        for i in self.rng.permutation(len(pushes)):
+            if add(pushes[i][0], SHIFT_TIER):
+                self._pushed.add(pushes[i][1])
+        for p in self.rng.permutation(unmapped) if unmapped else []:
+            states = [a for a in range(self.num_states) if a != x[p] and self._single(x, int(p), a) is not None]
+            if states:
+                add(self._single(x, int(p), int(self.rng.choice(states))), PROBE_TIER, int(p))
+        scans = [(p, a) for p, left in unscored.items() for a in left]
+        for i in self.rng.permutation(len(scans)):
+            p, a = scans[i]
+            y = self._single(x, p, a, free_set)
+            if y is not None:
+                add(y, PROBE_TIER, p)
+        return out
+
+
+# candidate tiers: 0 the combination, 1-3 single-mutation tiers; from here on, structural moves whose
+# changes are not independent mutations (never carried into a combination)
+STRUCTURAL_TIER = 4
+PROBE_TIER = 4
+SHIFT_TIER = 5
 
 
 def learned_transitions(sequences: np.ndarray, num_states: int) -> np.ndarray:

@@ -69,6 +69,62 @@ def test_improvements_found_in_one_batch_are_combined():
     assert nxt[0].tier == 0 and f(nxt[0].x) > found  # the combination comes first and is better
 
 
+# An L32 Ehrlich incumbent (seed 2) at f = 0.75 where the search stalls: motif 2 lacks its last element at
+# position 10, which holds the first element of motif 4 (writing it there completes one and breaks the other).
+STUCK_L32_SEED2 = [27, 8, 26, 19, 15, 8, 22, 21, 27, 0, 14, 29, 3, 18, 3, 30, 22, 13, 19, 30, 27, 6, 31, 18, 22, 28,
+                   27, 9, 16, 10, 1, 10]
+
+
+def _calls_to_solve(f, x0, budget: int, **kw) -> int | None:
+    import torch
+
+    from designer.benchmarks.ehrlich import _log_objective
+
+    def score(xs):
+        return _log_objective(f(torch.as_tensor(np.stack(xs)))).numpy()
+
+    s = MutationSearch(x0, float(score([x0])[0]), f.num_states, allowed=f.feasibility_mask.numpy(),
+                       max_per_candidate=8, **kw)
+    calls = 0
+    while calls < budget and s.best_y < 0:
+        cands = s.ask(64)
+        s.tell(cands, score([c.x for c in cands]))
+        calls += len(cands)
+    return calls if s.best_y >= 0 else None
+
+
+def test_shift_moves_resolve_two_motifs_that_want_the_same_site():
+    from designer.benchmarks.ehrlich import SETTINGS
+    from designer.objectives import Ehrlich
+
+    f = Ehrlich(**SETTINGS["L32"], random_seed=2)
+    x0 = np.array(STUCK_L32_SEED2)
+    assert float(f(x0[None])[0]) == 0.75  # numpy in, numpy out
+    assert _calls_to_solve(f, x0, 1200, seed=0) is not None
+    assert _calls_to_solve(f, x0, 1200, seed=0, shift_moves=False) is None  # single-site moves alone stay stuck
+
+
+def test_shift_moves_keep_fixed_positions_the_cap_and_known_transitions():
+    import torch
+
+    from designer.benchmarks.ehrlich import SETTINGS, _log_objective
+    from designer.objectives import Ehrlich
+
+    f = Ehrlich(**SETTINGS["L32"], random_seed=2)
+    x0 = np.array(STUCK_L32_SEED2)
+    allowed = f.feasibility_mask.numpy()
+    mutable = np.ones(32, dtype=bool)
+    mutable[[3, 17, 30]] = False
+    s = MutationSearch(x0, float(_log_objective(f(torch.as_tensor(x0)[None]))[0]), 32, mutable=mutable, allowed=allowed, reference=x0,
+                       max_mutations=10, seed=0, max_per_candidate=4, stall_rounds=0)
+    proposed = _run(s, lambda x: float(_log_objective(f(torch.as_tensor(x)[None]))[0]), rounds=25, q=64)
+    assert {4, 5} <= {c.tier for c in proposed}  # probes and shift moves were proposed
+    for c in proposed:
+        assert (c.x[~mutable] == x0[~mutable]).all()
+        assert (c.x != x0).sum() <= 10
+        assert allowed[c.x[:-1], c.x[1:]].all()
+
+
 def test_learned_transitions_are_exactly_those_seen():
     seqs = np.array([[0, 1, 2], [2, 1, 0]])
     a = learned_transitions(seqs, 3)

@@ -46,8 +46,10 @@ def mutation_design(space, start: torch.Tensor, objective: Objective, settings: 
         return obj, pl, mean, std, z
 
     obj0, pl0, *_ = score(x0[None])
+    # no shift moves: on aligned variants of one protein a shifted stretch is an insertion plus a deletion,
+    # which the alignment-based model does not represent
     search = MutationSearch(x0, float(obj0[0]), GAP_INDEX, mutable=mutable, reference=ref, max_mutations=cap,
-                            seed=settings.seed, max_per_candidate=max_per_candidate)
+                            seed=settings.seed, max_per_candidate=max_per_candidate, shift_moves=False)
     out: list[Proposal] = []
     for r in range(settings.rounds):
         cands = search.ask(pool)
