@@ -58,6 +58,9 @@ class MutationSearch:
         mutable: ``L`` bool, positions that may change (default all).
         allowed: ``v x v`` bool, transitions ``a -> b`` known to be possible (default all).
         reference, max_mutations: proposals differ from ``reference`` at most ``max_mutations`` times.
+        shift_moves: after ``stall_rounds`` rounds without gain, propose shift moves, probes and scans
+            (module docstring) in up to ``stall_share`` of each batch; a push moves a stretch of at most
+            ``max_window`` positions by 1..``max_shift``; a relocation tries ``max_targets`` places.
     """
 
     x0: np.ndarray
