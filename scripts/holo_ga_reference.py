@@ -58,8 +58,8 @@ def holo_run(setting: str, seed: int, steps: int, keep_population_at: tuple[int,
     for t in range(steps):
         loss = opt.step(closure)
         pl = opt.particle_loss
-        survivors = int((pl <= torch.quantile(pl, 1 / 16)).sum()) if torch.quantile(pl, 1 / 16) < float("inf") \
-            else len(pl)
+        threshold = torch.quantile(pl, 1 / 16)
+        survivors = int((pl <= threshold).sum()) if threshold < float("inf") else len(pl)
         population = None
         if t + 1 in keep_population_at:
             population = opt.state[param]["particles"].long().tolist()

@@ -442,7 +442,7 @@ def _markdown(res: dict, settings: list[str]) -> str:
         "(where run) = TuRBO-style qLogNEI in that VAE's latent space.",
         "Reference points from the issue: hill climbing needs a median of about 21k calls on L128 and solves "
         "L32 on about two thirds of seeds within 200k; holo's tuned GA solved L128 on 10 of 16 seeds (1001-1016) "
-        "within 200k, with a median of 98k calls among them.", ""]
+        "within 200k, with a median of 98k calls.", ""]
     if "holo_agreement" in res:
         lines += ["Agreement with pytorch-holo's `Ehrlich` (same instances, same sequences): "
                   f"`{json.dumps(res['holo_agreement'])[:300]}`", ""]

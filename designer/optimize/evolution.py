@@ -91,6 +91,7 @@ class DiscreteEvolution:
         take_first = torch.rand_like(survivors[parent_1]) < self.recombine_prob
         self.particles[~surviving] = torch.where(take_first, survivors[parent_1], survivors[parent_2])
         mutate = torch.rand_like(self.particles) < self.mutation_prob
-        states = torch.randint(self.num_states, self.particles.shape, dtype=self.particles.dtype)
+        states = torch.randint(self.num_states, self.particles.shape, dtype=self.particles.dtype,
+                               device=self.particles.device)
         self.particles = torch.where(mutate, states, self.particles)
         return loss[arg]

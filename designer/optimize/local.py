@@ -21,11 +21,18 @@ never violated.
 function overlapping, so completing one breaks the other). After ``stall_rounds`` rounds without
 gain the search maps the incumbent: a position is *essential* when its scored single mutants are
 mostly worse than the incumbent, *free* otherwise (unmapped positions get one probe mutant each).
-At an essential position ``p``, a state ``s`` whose single mutant is no worse is a *swap*: it
-completes one feature by breaking another. A shift move then writes ``s`` at ``p`` and pushes the
-displaced segment one step towards a free position ``b`` (``x[p:b]`` moves to ``p+1:b+1``, or
-``x[b+1:p+1]`` to ``b:p``), which keeps every feature lying wholly inside the segment and loses
-only ``x[b]``. Essential positions are scanned state by state to find swaps.
+Essential positions are scanned state by state: a state ``s`` at an essential position ``p`` whose
+single mutant is no worse is a *swap*, which completes one feature by breaking another. For each
+swap the search proposes
+
+- *pushes*: ``s`` written at ``p`` and the displaced stretch moved ``d`` (1..``max_shift``) steps
+  towards a free position ``b`` just past a feature's end, so every feature lying wholly inside the
+  stretch survives and only the ``d`` free positions ending at ``b`` are lost;
+- *relocations*: the essential states of a stretch around ``p`` copied to the same offsets onto free
+  positions, and ``s`` written at ``p`` (the displaced feature lives on in the copy) or in the copy
+  (the completed feature is rebuilt there).
+
+A transition these moves break is mended only at free positions.
 """
 
 from __future__ import annotations
@@ -108,6 +115,12 @@ class MutationSearch:
             ok &= bool(self.allowed[x[i], x[i + 1]])
         return ok
 
+    def _bridges(self, y: np.ndarray, i: int) -> np.ndarray:
+        """``v`` bool: the states position ``i`` can hold with both of its transitions allowed."""
+        left = self.allowed[y[i - 1]] if i > 0 else np.ones(self.num_states, dtype=bool)
+        right = self.allowed[:, y[i + 1]] if i < len(y) - 1 else np.ones(self.num_states, dtype=bool)
+        return left & right
+
     def _repair(self, x: np.ndarray, p: int) -> np.ndarray | None:
         """``x`` (mutated at ``p``) with neighbours changed so every transition is allowed; None if impossible."""
         if self.allowed is None or self._transition_ok(x, p):
@@ -116,13 +129,12 @@ class MutationSearch:
         for nb in (p - 1, p + 1):
             if not 0 <= nb < len(x):
                 continue
-            left = self.allowed[x[nb - 1]] if nb > 0 else np.ones(self.num_states, dtype=bool)
-            right = self.allowed[:, x[nb + 1]] if nb < len(x) - 1 else np.ones(self.num_states, dtype=bool)
-            if left[x[nb]] and right[x[nb]]:
+            ok = self._bridges(x, nb)
+            if ok[x[nb]]:
                 continue
             if not self.mutable[nb]:
                 return None
-            options = np.flatnonzero(left & right)
+            options = np.flatnonzero(ok)
             if not len(options):
                 return None
             x[nb] = self.rng.choice(options)
@@ -270,7 +282,7 @@ class MutationSearch:
                     c.mutations if gain == 0 else ()
                 for q_, a_ in told:
                     self._sites.setdefault(q_, {})[a_] = (gain, parent)
-            if c.tier >= STRUCTURAL_TIER:
+            if c.tier >= PROBE_TIER:
                 continue
             if len(c.mutations) == 1:
                 self.gains[c.mutations[0]] = gain
@@ -311,9 +323,7 @@ class MutationSearch:
                     continue
                 if nb not in free or not self.mutable[nb]:
                     return None
-                left = self.allowed[y[nb - 1]] if nb > 0 else np.ones(self.num_states, dtype=bool)
-                right = self.allowed[:, y[nb + 1]] if nb < L - 1 else np.ones(self.num_states, dtype=bool)
-                options = np.flatnonzero(left & right)
+                options = np.flatnonzero(self._bridges(y, nb))
                 if not len(options):
                     return None
                 y[nb] = options[0] if y[nb] not in options else y[nb]
@@ -351,9 +361,7 @@ class MutationSearch:
             for i in (t, t + 1):
                 if i not in flexible or not self.mutable[i]:
                     continue
-                left = self.allowed[y[i - 1]] if i > 0 else np.ones(self.num_states, dtype=bool)
-                right = self.allowed[:, y[i + 1]] if i < L - 1 else np.ones(self.num_states, dtype=bool)
-                options = np.flatnonzero(left & right)
+                options = np.flatnonzero(self._bridges(y, i))
                 if len(options):
                     y[i] = self.rng.choice(options)
                     break
@@ -441,6 +449,8 @@ class MutationSearch:
             return True
 
         pushes, free_set = [], set(free)
+        free_mask = np.zeros(len(x), dtype=bool)
+        free_mask[free] = True
         ess = sorted(i for i, e_ in essential.items() if e_)
         w = self.max_window or max(2, len(x) // 4)
         for p, a in swaps:
@@ -458,9 +468,14 @@ class MutationSearch:
             for s_ in [i for i in ess if p - w < i <= p]:
                 for e_ in [i for i in ess if p <= i < s_ + w]:
                     n = e_ - s_ + 1
-                    src = [i - s_ for i in range(s_, e_ + 1) if i not in free_set]
-                    targets = [t for t in range(len(x) - n + 1) if t != s_ and
-                               all(t + o in free_set or s_ <= t + o <= e_ for o in src)]
+                    landing = free_mask.copy()  # where an essential state of the stretch may be copied to
+                    landing[s_:e_ + 1] = True
+                    ok = np.ones(len(x) - n + 1, dtype=bool)
+                    ok[s_] = False
+                    for o in range(n):
+                        if not free_mask[s_ + o]:
+                            ok &= landing[o:o + len(ok)]
+                    targets = np.flatnonzero(ok).tolist()
                     for t in self.rng.permutation(targets)[:self.max_targets] if targets else []:
                         for in_copy in (False, True):
                             key = ("copy", in_copy, p, a, s_, e_, int(t), x[min(s_, t):max(e_, t + n) + 1].tobytes())
@@ -473,9 +488,9 @@ class MutationSearch:
             if add(pushes[i][0], SHIFT_TIER):
                 self._pushed.add(pushes[i][1])
         for p in self.rng.permutation(unmapped) if unmapped else []:
-            states = [a for a in range(self.num_states) if a != x[p] and self._single(x, int(p), a) is not None]
-            if states:
-                add(self._single(x, int(p), int(self.rng.choice(states))), PROBE_TIER, int(p))
+            singles = [y for a in range(self.num_states) if a != x[p] and (y := self._single(x, int(p), a)) is not None]
+            if singles:
+                add(singles[int(self.rng.integers(len(singles)))], PROBE_TIER, int(p))
         scans = [(p, a) for p, left in unscored.items() for a in left]
         for i in self.rng.permutation(len(scans)):
             p, a = scans[i]
@@ -485,9 +500,8 @@ class MutationSearch:
         return out
 
 
-# candidate tiers: 0 the combination, 1-3 single-mutation tiers; from here on, structural moves whose
-# changes are not independent mutations (never carried into a combination)
-STRUCTURAL_TIER = 4
+# candidate tiers: 0 the combination, 1-3 single-mutation tiers; from PROBE_TIER on, a stalled search's
+# moves, never carried into a combination
 PROBE_TIER = 4
 SHIFT_TIER = 5
 
