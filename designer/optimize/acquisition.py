@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from botorch.acquisition.acquisition import AcquisitionFunction
 from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+from botorch.acquisition.multi_objective import logei as _mo_logei
 from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
 from botorch.acquisition.objective import GenericMCObjective
 from botorch.acquisition.penalized import PenalizedAcquisitionFunction
@@ -36,6 +37,19 @@ from designer.optimize.plausibility import Plausibility
 
 MODES = ("penalty", "prior", "constraint", "none")
 MC_SAMPLES = 128
+
+
+def _without_botorch_jit_kernel() -> None:
+    """Keep qLogNEHVI on botorch's pure-Python path: never compile its fused C++ kernel at run time.
+
+    botorch >= 0.18 builds ``logei_fused_ext`` with ``torch.utils.cpp_extension.load`` the first time a
+    qLog(N)EHVI is made. That needs a C++ compiler and about 45 s on 2 cores, and a process killed while
+    compiling leaves a lock file in ``~/.cache/torch_extensions`` that makes every later run wait on it
+    forever (a CI run stalled there for over an hour). The Python path computes the same values.
+    Older botorch has no such kernel and nothing to skip.
+    """
+    if hasattr(_mo_logei, "_load_attempted") and getattr(_mo_logei, "_C", None) is None:
+        _mo_logei._load_attempted = True
 
 
 class SoftFloor(nn.Module):
@@ -101,6 +115,7 @@ def objective_acquisition(model: Model, train_X: Tensor, train_Y: Tensor,
         sampler: the MC sampler of the posterior.
     """
     if train_Y.dim() == 2 and train_Y.shape[1] > 1:  # several objectives: Pareto front, hypervolume improvement
+        _without_botorch_jit_kernel()
         return qLogNoisyExpectedHypervolumeImprovement(model, ref_point=hypervolume_reference(train_Y),
                                                        X_baseline=train_X, sampler=sampler, prune_baseline=True)
     return qLogNoisyExpectedImprovement(model, train_X, sampler=sampler, prune_baseline=True)

@@ -174,6 +174,25 @@ def test_several_objectives_use_hypervolume_and_reject_the_constraint_mode(probl
         _build(problem, model, "soft")
 
 
+def test_several_objectives_never_compile_a_cpp_kernel_at_run_time(problem, monkeypatch):
+    """botorch >= 0.18 JIT-compiles a fused qLogEHVI kernel on first use; a stale lock from a killed compile
+    then blocks every later run (it stalled CI for over an hour). designer keeps botorch on its Python path."""
+    import botorch.acquisition.multi_objective.logei as mo_logei
+    import torch.utils.cpp_extension as cpp_extension
+
+    calls = []
+    monkeypatch.setattr(cpp_extension, "load", lambda *a, **k: calls.append(k.get("name")) or None)
+    monkeypatch.setattr(mo_logei, "_load_attempted", False, raising=False)
+    monkeypatch.setattr(mo_logei, "_C", None, raising=False)
+    _, z, y = problem
+    y2 = torch.stack([y, -(z[:, 0] ** 2)], 1)
+    torch.manual_seed(0)
+    acqf = _build(problem, fit_gp(z.double(), y2.double(), BOX), "none", y=y2)
+    assert type(acqf) is qLogNoisyExpectedHypervolumeImprovement
+    assert calls == []
+    assert torch.isfinite(acqf(z[:3].double().unsqueeze(1))).all()  # the Python path evaluates
+
+
 @pytest.mark.parametrize("mode", ["penalty", "prior", "none"])
 def test_pending_points_are_set_on_the_returned_acquisition(problem, model, mode):
     pending = torch.tensor([[0.5, 0.5], [-0.5, 0.2]], dtype=torch.float64)
