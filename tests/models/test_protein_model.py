@@ -33,6 +33,10 @@ def protein_run(tmp_path_factory):
 # --------------------------------------------------------------------------- masked likelihood
 
 
+def _nll(plugin, logits, tokens):
+    return sum(plugin.reconstruction_loss({"logits": logits}, {"tokens": tokens}).values())
+
+
 def test_masked_positions_do_not_change_the_reconstruction_loss():
     from designer.models.sequence.plugin import UNKNOWN_INDEX, SequencePlugin as ProteinPlugin
 
@@ -42,13 +46,32 @@ def test_masked_positions_do_not_change_the_reconstruction_loss():
     tokens = torch.randint(0, 20, (3, 10))
     tokens[:, 4] = UNKNOWN_INDEX
     logits = torch.randn(3, 10, 21)
-    base = plugin.reconstruction_loss({"logits": logits}, {"tokens": tokens})["residues"]
+    base = _nll(plugin, logits, tokens)
     changed = logits.clone()
     changed[:, 4] = torch.randn(3, 21) * 10  # whatever the decoder says at a masked position ...
-    same = plugin.reconstruction_loss({"logits": changed}, {"tokens": tokens})["residues"]
-    assert torch.allclose(base, same)  # ... costs nothing
+    assert torch.allclose(base, _nll(plugin, changed, tokens))  # ... costs nothing
     changed[:, 5] = torch.randn(3, 21) * 10
-    assert not torch.allclose(base, plugin.reconstruction_loss({"logits": changed}, {"tokens": tokens})["residues"])
+    assert not torch.allclose(base, _nll(plugin, changed, tokens))
+
+
+def test_substitutions_are_a_separate_term_that_loss_weights_can_weigh():
+    """A deep-mutational scan's few mutated positions get their own NLL term; the two terms add up to the full NLL."""
+    from designer.models.sequence.plugin import GAP_INDEX, UNKNOWN_INDEX, SequencePlugin, masked_log_likelihood
+
+    torch.manual_seed(0)
+    plugin = SequencePlugin(length=6, latent_dim=4, hidden=16, encoder_layers=1, feature_dim=8)
+    reference = torch.tensor([0, 1, 2, 3, 4, 5])
+    plugin.fit_data(reference, torch.zeros(6, dtype=torch.bool))
+    tokens = torch.tensor([[0, 1, 2, 3, 4, 5],                    # the wild type: no substitution
+                           [0, 7, 2, 3, 9, 5],                    # two substitutions
+                           [0, 1, 2, GAP_INDEX, GAP_INDEX, UNKNOWN_INDEX]])  # a truncation is not a substitution
+    logits = torch.randn(3, 6, 21)
+    terms = plugin.reconstruction_loss({"logits": logits}, {"tokens": tokens})
+    assert set(terms) == set(plugin.loss_terms) == {"residues", "substitutions"}
+    assert torch.allclose(terms["residues"] + terms["substitutions"], -masked_log_likelihood(logits, tokens))
+    assert terms["substitutions"][0] == 0 and terms["substitutions"][2] == 0
+    logp = torch.log_softmax(logits[1], -1)
+    assert torch.isclose(terms["substitutions"][1], -(logp[1, 7] + logp[4, 9]))
 
 
 def test_masked_residue_is_invisible_to_the_encoder():

@@ -58,7 +58,7 @@ class SequencePlugin(nn.Module):
     training rows have gaps).
     """
 
-    loss_terms = ("residues",)  # the keys of reconstruction_loss (loss.weights may weight them)
+    loss_terms = ("residues", "substitutions")  # the keys of reconstruction_loss (loss.weights may weight them)
 
     def __init__(self, length: int, latent_dim: int, hidden: int = 512, encoder_layers: int = 2,
                  feature_dim: int = 256, decoder_hidden: int = 512, decoder_layers: int = 2, dropout: float = 0.0,
@@ -95,8 +95,21 @@ class SequencePlugin(nn.Module):
         return batch["y"]
 
     def reconstruction_loss(self, decoded: dict[str, Tensor], batch: dict) -> dict[str, Tensor]:
-        """``{"residues": B}``: negative log-likelihood of the unmasked positions."""
-        return {"residues": -masked_log_likelihood(decoded["logits"], batch["tokens"])}
+        """Negative log-likelihood of the unmasked positions, split in two ``B`` terms.
+
+        ``substitutions``: the positions whose residue differs from the reference (not gaps);
+        ``residues``: all other unmasked positions. Their sum is the full reconstruction NLL; a weight
+        on ``substitutions`` (``loss.weights``) keeps the few mutated positions of a deep-mutational
+        scan from being drowned by the wild-type ones.
+        """
+        tokens = batch["tokens"]
+        substituted = (tokens != self.reference) & (tokens < self.alphabet_size)
+        if self.gap_index is not None:
+            substituted &= tokens != self.gap_index
+        kept = torch.where(substituted, self.alphabet_size, tokens)  # the alphabet size is the masked token
+        changed = torch.where(substituted, tokens, self.alphabet_size)
+        logits = decoded["logits"]
+        return {"residues": -masked_log_likelihood(logits, kept), "substitutions": -masked_log_likelihood(logits, changed)}
 
     @torch.no_grad()
     def to_tokens(self, decoded: dict[str, Tensor], constrained: bool = True, temperature: float = 0.0,
