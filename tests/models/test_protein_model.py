@@ -425,8 +425,8 @@ def test_refit_head_moves_predictions_towards_the_measurements(design_run, cli, 
 
 
 def test_score_with_a_shipped_model_writes_nothing_into_the_current_folder(tmp_path):
-    """`designer score --run gfp` is read-only for the user's folder: a density it fits is cached in
-    $DESIGNER_CACHE_DIR, not in ./runs/gfp/design (3 MB)."""
+    """`designer score --run gfp` is read-only for the user's folder and fits nothing: the shipped model
+    carries its training density (fitting it took minutes of encoding 54k variants)."""
     import os
     import subprocess
     import sys
@@ -443,4 +443,29 @@ def test_score_with_a_shipped_model_writes_nothing_into_the_current_folder(tmp_p
                           "--out", "out"], cwd=work, env=env, capture_output=True, text=True, timeout=400)
     assert res.returncode == 0, res.stderr[-2000:]
     assert sorted(p.name for p in work.iterdir()) == ["out", "wt.fasta"]
-    assert list((tmp_path / "cache" / "plausibility").glob("gfp-*/plausibility.json"))
+    assert not (tmp_path / "cache" / "plausibility").exists()  # the shipped density, not a fit
+
+
+def test_a_density_that_was_not_shipped_is_fitted_once_into_the_user_cache(protein_run, tmp_path, monkeypatch):
+    """A model named by name without a shipped density: fitted once into $DESIGNER_CACHE_DIR, never into ./."""
+    from designer.runs import load_run
+    from designer.workflow.data import known_data
+    from designer.workflow.state import run_plausibility
+
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("DESIGNER_CACHE_DIR", str(tmp_path / "cache"))
+    r = load_run(protein_run)
+    r.meta.pop("plausibility", None)
+    fits = []
+
+    def mu():
+        fits.append(1)
+        return known_data(r).mu
+
+    first = run_plausibility(r, "a-shipped-name", mu)
+    (cached,) = (tmp_path / "cache" / "plausibility").glob(f"{r.config.name}-*/plausibility.json")
+    again = run_plausibility(r, "a-shipped-name", mu)
+    assert fits == [1] and list(work.iterdir()) == []
+    assert again.to_dict() == first.to_dict()
