@@ -193,6 +193,28 @@ def test_several_objectives_never_compile_a_cpp_kernel_at_run_time(problem, monk
     assert torch.isfinite(acqf(z[:3].double().unsqueeze(1))).all()  # the Python path evaluates
 
 
+def test_a_refit_on_the_same_data_reuses_the_hyperparameters_and_new_data_refits(problem, monkeypatch):
+    """A batch re-proposed after duplicate decodes fits the GP on unchanged data: no second fit, same model."""
+    import designer.optimize.gp as gp_module
+
+    real, fits = gp_module.fit_gpytorch_mll, []
+    monkeypatch.setattr(gp_module, "fit_gpytorch_mll", lambda mll: fits.append(1) or real(mll))
+    monkeypatch.setattr(gp_module, "_FITTED", type(gp_module._FITTED)())
+    _, z, y = problem
+    X, Y = z.double(), y.double()
+    first = fit_gp(X, Y, BOX)
+    again = fit_gp(X.clone(), Y.clone(), BOX)
+    assert len(fits) == 1 and again is not first
+    test_X = torch.rand(7, 2, dtype=torch.float64) * 2 - 1
+    with torch.no_grad():
+        a, b = first.posterior(test_X), again.posterior(test_X)
+    assert torch.equal(a.mean, b.mean) and torch.equal(a.variance, b.variance)
+    Y2 = Y.clone()
+    Y2[0] += 1.0  # one new value: a new fit
+    fit_gp(X, Y2, BOX)
+    assert len(fits) == 2
+
+
 @pytest.mark.parametrize("mode", ["penalty", "prior", "none"])
 def test_pending_points_are_set_on_the_returned_acquisition(problem, model, mode):
     pending = torch.tensor([[0.5, 0.5], [-0.5, 0.2]], dtype=torch.float64)
