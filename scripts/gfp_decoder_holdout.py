@@ -14,7 +14,6 @@ the inflation).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 
@@ -26,14 +25,15 @@ from designer.data.splits import holdout_split
 from designer.domains.sequence.generate import encode, read_for_run
 from designer.metrics.protein import residue_accuracy, spearman, substituted_positions
 from designer.report.results import command_line, device_info, write_results
-from designer.runs import load_run
+from designer.runs import SHIPPED, load_run
 
 
 def evaluate(run: str) -> dict:
     r = load_run(run)
     cfg = r.config
     pset = read_for_run(r, _data_path(r), cfg.data.properties)
-    idx = torch.nonzero(pset.mutations <= 3).squeeze(1).numpy()
+    cap = cfg.data.sequences.max_mutations  # the rows training drew its holdout from (gfp.yaml: 3)
+    idx = torch.nonzero(pset.mutations <= cap).squeeze(1).numpy() if cap is not None else np.arange(len(pset.tokens))
     _, held = holdout_split(len(idx), cfg.data.holdout_fraction, cfg.seed)
     rows = idx[held]
     tokens = pset.tokens[rows]
@@ -42,14 +42,15 @@ def evaluate(run: str) -> dict:
     mu, _ = encode(r, tokens)
     with torch.no_grad():
         logits = plugin.decode(mu)["logits"]
-        pred_y = r.model.property_head(mu)[:, 0].numpy()
+        pred_y = r.model.property_head(mu)[:, 0].cpu().numpy()
     true = tokens.numpy()
     full = ~pset.truncated[rows].numpy()
     sub = substituted_positions(true, wt.numpy())
     not_wt = torch.ones_like(logits, dtype=torch.bool)
     not_wt.scatter_(-1, wt.view(1, -1, 1).expand(len(tokens), -1, 1), False)
     weight = cfg.loss.weights.get("substitutions", 1.0)
-    out = {"run": str(r.path), "substitution_weight": weight, "epochs": r.meta.get("epochs"),
+    label = r.config.name if Path(r.path).resolve().parent == SHIPPED.resolve() else Path(r.path).parent.name
+    out = {"run": str(r.path), "label": label, "substitution_weight": weight, "epochs": r.meta.get("epochs"),
            "minutes": r.meta.get("minutes"), "holdout_rows": int(len(rows)), "holdout_substitutions": int(sub.sum()),
            "property_spearman": spearman(pred_y, pset.y[rows, 0].numpy()), "shifts": []}
     for shift in sorted({0.0, 1.0, 2.0, round(math.log(weight), 3), 4.0}):
@@ -75,7 +76,7 @@ def main() -> None:
              "|---|---|---|---|---|---|---|---|"]
     for run in res["runs"]:
         for s in run["shifts"]:
-            lines.append(f"| {Path(run['run']).parent.name or run['run']} | {run['substitution_weight']:g} | {run['epochs']} | "
+            lines.append(f"| {run['label']} | {run['substitution_weight']:g} | {run['epochs']} | "
                          f"{run['property_spearman']:.3f} | {s['shift']:g} | {s['mutated_position_accuracy']:.3f} | "
                          f"{s['residue_accuracy']:.4f} | {s['spurious_substitutions_per_sequence']:.2f} |")
     write_results(Path(args.out), res, "\n".join(lines) + "\n")

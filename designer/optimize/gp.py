@@ -66,7 +66,9 @@ def fit_gp(train_X: Tensor, train_Y: Tensor, bounds: Tensor) -> SingleTaskGP:
 
     The fitted hyperparameters of the last few data sets are remembered: a call on the same
     ``(train_X, train_Y, bounds)`` (a batch re-proposed because it decoded to duplicates) gets a new
-    model with them instead of a second, identical fit (seconds to tens of seconds on 2 cores).
+    model with them instead of a second fit (seconds to tens of seconds on 2 cores). A converged fit
+    is deterministic, so this is the model a refit would give; only a fit that fell back to BoTorch's
+    random restarts could have come out differently.
 
     Args:
         train_X: ``n x d`` training inputs (latents).
