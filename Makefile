@@ -32,7 +32,7 @@ $(BROWSER_DRIVER): tests/browser/package-lock.json
 browser-deps: $(BROWSER_DRIVER)
 
 test: $(STAMP) browser-deps
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 clean:
 	rm -rf outputs .pytest_cache

@@ -17,6 +17,21 @@ R = TypeVar("R")
 ProgressFn = Callable[[int, int], None]
 
 
+def available_cores() -> int:
+    """The cores this process may use: ``$OMP_NUM_THREADS`` when it is set (a batch scheduler's or a
+    test runner's share), else the CPUs this process is allowed to run on."""
+    try:
+        omp = int(os.environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        omp = 0
+    if omp > 0:
+        return omp
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
+
+
 def _run_chunk(args):
     fn, items = args
     with warnings.catch_warnings():

@@ -21,6 +21,13 @@ if os.environ.get("_DESIGNER_TEST_CACHE_OWNER") != str(os.getpid()):  # once per
     os.environ["_DESIGNER_TEST_CACHE_OWNER"] = str(os.getpid())
     atexit.register(shutil.rmtree, _CACHE, True)
 os.environ.setdefault("WANDB_MODE", "disabled")
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):  # pytest -n N: the workers are the parallelism
+    _share = str(max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+                     // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[_var] = _share  # set before torch is imported; the CLI subprocesses inherit it
+    if "torch" in sys.modules:  # a plug-in imported it first
+        sys.modules["torch"].set_num_threads(int(_share))
 
 import pytest  # noqa: E402
 import yaml  # noqa: E402
@@ -43,7 +50,7 @@ N_TINY = 12
 
 TINY_MODEL = {"latent_dim": 8, "hidden": 16, "encoder_layers": 1, "feature_dim": 32, "decoder_hidden": 32,
               "decoder_layers": 1, "property_hidden": 16}
-TINY_TRAIN = {"epochs": 2, "batch_size": 8, "max_minutes": 2, "threads": 2}
+TINY_TRAIN = {"epochs": 2, "batch_size": 8, "max_minutes": 2}
 TINY_SCORING = {"relax_top": 1, "relax_steps": 20}  # design/propose still score and relax, briefly
 
 

@@ -44,7 +44,7 @@ def write_protein_pipeline(folder, rows, *, label_fraction: float = 1.0, epochs:
         "model": {"latent_dim": 8, "hidden": 64, "encoder_layers": 1, "feature_dim": 32, "decoder_hidden": 64,
                   "decoder_layers": 1, "property_hidden": 32, "property_dropout": 0.0},
         "loss": {"beta": 0.1, "property_weight": 5.0},
-        "train": {"epochs": epochs, "batch_size": 32, "max_minutes": 2, "threads": 2, "patience": 50},
+        "train": {"epochs": epochs, "batch_size": 32, "max_minutes": 2, "patience": 50},
     }
     for key, value in (extra or {}).items():
         cfg.setdefault(key, {}).update(value)

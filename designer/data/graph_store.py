@@ -159,6 +159,25 @@ def store_folder(path: Path, properties: list[str], cutoff: float, max_neighbors
     return cache_dir() / "stores" / f"{Path(path).name}.{key.hexdigest()[:32]}"
 
 
+def _move_into_place(tmp: Path, folder: Path) -> None:
+    """Rename the finished ``tmp`` to ``folder``. An earlier (damaged) copy is renamed aside first, so a
+    process still reading it keeps its open files; when another process placed an equal store first
+    (two commands sharing one cache), that one is kept and ``tmp`` is dropped."""
+    if folder.exists():
+        aside = folder.with_name(f"{folder.name}.old-{os.getpid()}")
+        try:
+            os.replace(folder, aside)
+        except OSError:
+            pass
+        shutil.rmtree(aside, ignore_errors=True)
+    try:
+        os.replace(tmp, folder)
+    except OSError:
+        if not folder.is_dir():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)  # another process finished the same store just now
+
+
 def build_store(path: Path, properties: list[str], cutoff: float, max_neighbors: int, jobs: int = 1,
                 chunk_rows: int = 2048, folder: Path | None = None) -> Path:
     """Parse and graph ``path`` into a store (``chunk_rows`` rows at a time) and return its folder."""
@@ -173,8 +192,7 @@ def build_store(path: Path, properties: list[str], cutoff: float, max_neighbors:
         for records in _record_chunks(path, list(properties), chunk_rows, jobs):
             writer.append(records, build_graphs(records, cutoff, max_neighbors, jobs))
         writer.finish()
-        shutil.rmtree(folder, ignore_errors=True)  # a damaged earlier copy
-        os.replace(tmp, folder)
+        _move_into_place(tmp, folder)
     except BaseException:
         for f in writer.files.values():
             f.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import time
 from datetime import timedelta
@@ -18,6 +17,7 @@ from designer.config import PipelineConfig, dump
 from designer.errors import ConfigError, DataError, DesignerError
 from designer.io.atomic import atomic_write, atomic_write_text
 from designer.models.vae import active_units, kl_per_dim
+from designer.parallel import available_cores
 from designer.domains import get_domain
 from designer.runs import build_model, load_run, save_model
 from designer.training.datasets import fit_data_scales, load_training_data, make_loader
@@ -31,10 +31,11 @@ MIN_TRAINING_ROWS = 4  # a fresh model fits its scales (spreads) on the training
 
 
 def set_threads(cfg: PipelineConfig) -> None:
-    """``train.threads``, or this machine's cores shared among the processes it trains in."""
+    """``train.threads``, or this process's cores (``designer.parallel.available_cores``: honours
+    ``$OMP_NUM_THREADS``) shared among the processes it trains in."""
     t = cfg.train
     per_node = t.devices if t.accelerator == "cpu" or t.strategy.startswith("ddp") else 1
-    torch.set_num_threads(t.threads or max(1, (os.cpu_count() or 1) // per_node))
+    torch.set_num_threads(t.threads or max(1, available_cores() // per_node))
 
 
 def trainer_settings(cfg: PipelineConfig) -> dict:

@@ -35,7 +35,7 @@ def bits_pipeline(tmp_path, bits_domain):
            "data": {"train": [data.name], "properties": ["ones"], "holdout_fraction": 0.1},
            "model": {"latent_dim": 4, "hidden": 32, "feature_dim": 16, "property_hidden": 16},
            "loss": {"beta": 0.01},
-           "train": {"epochs": 25, "batch_size": 32, "max_minutes": 2, "threads": 2, "patience": 25},
+           "train": {"epochs": 25, "batch_size": 32, "max_minutes": 2, "patience": 25},
            "design": {"objective": {"property": "ones", "direction": "maximize"}, "q": 4, "rounds": 2,
                       "start_points": 32, "plausibility": {"mode": "none"}}}
     path = tmp_path / "bits.yaml"

@@ -224,7 +224,7 @@ def test_variable_length_pipeline_trains_and_samples(tmp_path, cli):
 
     root = Path(__file__).resolve().parents[2]
     tiny = ["model.hidden=32", "model.feature_dim=16", "model.decoder_hidden=32", "model.latent_dim=4",
-            "model.encoder_layers=1", "model.decoder_layers=1", "train.epochs=1", "train.threads=2"]
+            "model.encoder_layers=1", "model.decoder_layers=1", "train.epochs=1"]
     args = [a for kv in tiny for a in ("--set", kv)]
     res = cli("train", root / "pipelines" / "rfp.yaml", *args, "--out", tmp_path / "run")
     assert res.code == 0, res
