@@ -57,6 +57,27 @@ TINY_SCORING = {"relax_top": 1, "relax_steps": 20}  # design/propose still score
 # --------------------------------------------------------------------------- data
 
 
+@pytest.fixture
+def few_training_rows(monkeypatch, tmp_path):
+    """A shipped model's ``Run.training_paths`` give the first 300 rows of its training files (what the
+    optimiser and structure prediction encode: box, latents, duplicate keys, templates), so a test does
+    not encode thousands of crystals where what it asserts does not depend on how many there are."""
+    from designer.runs import Run
+
+    real = Run.training_paths
+    monkeypatch.setattr(Run, "training_paths", lambda self: [head_csv(p, 300, tmp_path) for p in real(self)])
+
+
+def head_csv(path: Path, n: int, folder: Path) -> Path:
+    """A copy of a CDVAE-style CSV with its first ``n`` rows."""
+    import pandas as pd
+
+    small = folder / f"head{n}_{Path(path).parent.name}_{Path(path).name}"
+    if not small.exists():
+        pd.read_csv(path, index_col=0, nrows=n).to_csv(small)
+    return small
+
+
 def perov_frame(n: int = N_TINY, split: str = "dev_train", start: int = 0):
     """The first ``n`` rows (from ``start``) of a perov_5 split, with its unnamed index column as index."""
     import pandas as pd

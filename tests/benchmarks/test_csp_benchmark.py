@@ -9,8 +9,12 @@ import pytest
 from designer.benchmarks import benchmark_options, csp
 from designer.errors import DesignerError
 
+from conftest import head_csv
 
-def test_perov5_csp_reports_k1_and_k_with_the_template_baseline(tmp_path):
+
+def test_perov5_csp_reports_k1_and_k_with_the_template_baseline(tmp_path, monkeypatch, few_training_rows):
+    real_load = csp.load_records  # the first 4 test crystals are judged: read only the first 40
+    monkeypatch.setattr(csp, "load_records", lambda path, props: real_load(head_csv(path, 40, tmp_path), props))
     out = csp.run_perov5(out=tmp_path / "csp.json", k=3, limit=4, prior_draws=16)
     res = json.loads(out.read_text())
     for part in (res, res["template"]):

@@ -10,6 +10,8 @@ import pytest
 
 from designer.benchmarks import carbon24_opt, latent_opt, perov5_opt
 
+from conftest import head_csv
+
 
 @pytest.fixture
 def journal(monkeypatch):
@@ -52,7 +54,10 @@ def _selection_before_judging(journal: list[str], n_starts: int) -> int:
     return first_judge
 
 
-def test_no_evaluator_exists_while_candidates_are_selected_and_a_rerun_resumes(journal, tmp_path):
+def test_no_evaluator_exists_while_candidates_are_selected_and_a_rerun_resumes(journal, tmp_path, monkeypatch,
+                                                                             few_training_rows):
+    real_load = perov5_opt.load_records  # the GBM judge is a fake: the first 64 training and test rows do
+    monkeypatch.setattr(perov5_opt, "load_records", lambda path, props: real_load(head_csv(path, 64, tmp_path), props))
     out = perov5_opt.run(out=tmp_path / "opt.json", n_starts=2, decodes=2, pool=0, decodes_dir=tmp_path / "runs")
     first_judge = _selection_before_judging(journal, 2)
     assert journal[first_judge:].count("cdvae-built:perovskite") == 1
@@ -82,7 +87,8 @@ def test_no_evaluator_exists_while_candidates_are_selected_and_a_rerun_resumes(j
     assert [json.loads(line)["start"] for line in f.read_text().splitlines()] == [p["start"] for p in res["per_start"]]
 
 
-def test_carbon24_opt_judges_with_the_carbon_evaluator_against_training_percentiles(journal, tmp_path, monkeypatch):
+def test_carbon24_opt_judges_with_the_carbon_evaluator_against_training_percentiles(journal, tmp_path, monkeypatch,
+                                                                                    few_training_rows):
     real_relax = latent_opt._relax_start
 
     def relax(args):
