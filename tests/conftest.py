@@ -1,7 +1,8 @@
 """Shared fixtures: a tiny perov_5 CSV, a tiny pipeline, one tiny trained run, and CLI helpers.
 
 ``DESIGNER_CACHE_DIR`` is pointed at a throw-away folder at import time (before any designer
-module runs), so no test ever writes to ``~/.cache/designer``; subprocesses inherit it.
+module runs), so no test ever writes to ``~/.cache/designer``; subprocesses inherit it, and so do
+pytest-xdist's workers (the cache's entries are written atomically, each built once under a lock).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import tempfile
 import warnings
 from pathlib import Path
 
-if os.environ.get("_DESIGNER_TEST_CACHE_OWNER") != str(os.getpid()):  # once per process, even if re-imported
+_SHARED = (os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("_DESIGNER_TEST_CACHE_OWNER")
+           and os.path.isdir(os.environ.get("DESIGNER_CACHE_DIR", "")))  # pytest -n: the controller's, shared
+if not _SHARED and os.environ.get("_DESIGNER_TEST_CACHE_OWNER") != str(os.getpid()):  # once per process
     _CACHE = tempfile.mkdtemp(prefix="designer-test-cache-")
     os.environ["DESIGNER_CACHE_DIR"] = _CACHE
     os.environ["_DESIGNER_TEST_CACHE_OWNER"] = str(os.getpid())

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import pickle
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
+
+from filelock import FileLock, Timeout
 
 from designer.io.atomic import atomic_write_bytes
 
@@ -44,16 +47,48 @@ def cached(path: Path, options: dict[str, Any], build: Callable[[], Any], enable
         (content_hash(path) + json.dumps(options, sort_keys=True) + str(CACHE_VERSION)).encode()
     ).hexdigest()[:32]
     target = cache_dir() / f"{Path(path).name}.{key}.pkl"
-    if target.exists():
+    found = _read(target, path)
+    if found is not _MISSING:
+        return found
+    with _build_lock(target):  # a second process wanting the same entry waits for this one's, then reads it
+        found = _read(target, path)
+        if found is not _MISSING:
+            return found
+        value = build()
         try:
-            with open(target, "rb") as f:
-                return pickle.load(f)
-        except Exception as exc:  # truncated or corrupt: rebuilt (and rewritten atomically)
-            warnings.warn(f"{target}: the cached copy of {Path(path).name} cannot be read ({type(exc).__name__}); "
-                          "rebuilding it", RuntimeWarning, stacklevel=2)
-    value = build()
+            atomic_write_bytes(target, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        except OSError:
+            pass  # a read-only cache location only costs speed
+        return value
+
+
+_MISSING = object()
+
+
+def _read(target: Path, path: Path) -> Any:
+    if not target.exists():
+        return _MISSING
     try:
-        atomic_write_bytes(target, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
-    except OSError:
-        pass  # a read-only cache location only costs speed
-    return value
+        with open(target, "rb") as f:
+            return pickle.load(f)
+    except Exception as exc:  # truncated or corrupt: rebuilt (and rewritten atomically)
+        warnings.warn(f"{target}: the cached copy of {Path(path).name} cannot be read ({type(exc).__name__}); "
+                      "rebuilding it", RuntimeWarning, stacklevel=3)
+        return _MISSING
+
+
+@contextlib.contextmanager
+def _build_lock(target: Path, timeout: float = 1800.0) -> Iterator[None]:
+    """An OS file lock beside ``target`` while it is built; none where the cache is not writable, and
+    after ``timeout`` seconds of waiting the entry is built anyway (a stale lock only costs speed)."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(target) + ".lock")
+        lock.acquire(timeout=timeout)
+    except (OSError, Timeout):
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.release()
