@@ -332,9 +332,9 @@ def benchmark(
     n_samples: Optional[int] = typer.Option(None, "--n-samples", min=1, help="prior samples (perov5/gfp: 10000; scorecard: 1000)"),
     seed: Optional[int] = typer.Option(None, min=0, max=SEED_MAX, help="random seed (default 0)"),
     jobs: Optional[int] = typer.Option(None, "--jobs", min=0, help="perov5: worker processes for fingerprints/matching (default, or 0: all cores)"),
-    seeds: Optional[str] = typer.Option(None, "--seeds", help="ehrlich: instance seeds, e.g. 1001-1008 (default) or 1,5,9"),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="ehrlich: instance seeds, e.g. 1001-1008 (default) or 1,5,9; gfp-design: run seeds (default 0,1,2)"),
     settings: Optional[str] = typer.Option(None, "--settings", help="ehrlich: settings (default L32,L128)"),
-    methods: Optional[str] = typer.Option(None, "--methods", help="ehrlich: methods (default designer,hill_climb,random,ga; also latent_bo)"),
+    methods: Optional[str] = typer.Option(None, "--methods", help="ehrlich: methods (default designer,hill_climb,random,ga; also latent_bo); gfp-design: designer,latent_bo,mutation_search,hill_climb,random_mutants (default all)"),
     budget: Optional[int] = typer.Option(None, "--budget", min=1, help="ehrlich: oracle calls per designer/random run (default 20000)"),
     baseline_budget: Optional[int] = typer.Option(None, "--baseline-budget", min=1, help="ehrlich: calls per GA/hill-climbing run (default 200000)"),
     force: bool = typer.Option(False, "--force", help="ehrlich, beta-sweep: rerun runs whose results already exist"),
@@ -371,6 +371,11 @@ def benchmark(
     sizes: Optional[str] = typer.Option(None, "--sizes", help="scale: synthetic dataset sizes (default 1000,10000,100000)"),
     epoch_steps: Optional[int] = typer.Option(None, "--epoch-steps", min=1, help="scale: time at most this many steps of the epoch (default: all)"),
     scoring: Optional[bool] = typer.Option(None, "--scoring/--no-scoring", help="scale: also time scoring with 1 and 2 workers (default: on)"),
+    rounds: Optional[int] = typer.Option(None, "--rounds", min=1, help="gfp-design: ask/tell rounds per method (default 4)"),
+    q: Optional[int] = typer.Option(None, "--q", min=1, help="gfp-design: lab measurements per round (default 96)"),
+    max_mutations: Optional[int] = typer.Option(None, "--max-mutations", min=1, help="gfp-design: designs stay within this many substitutions of the wild type (default 6)"),
+    oracle: Optional[Path] = typer.Option(None, "--oracle", help="gfp-design: the oracle file (default: the shipped CNN ensemble)"),
+    train_oracle_epochs: Optional[int] = typer.Option(None, "--train-oracle-epochs", min=1, help="gfp-design: first (re)train the oracle on every labelled variant, this many epochs a member, into --oracle"),
 ):
     """Run a benchmark protocol (DESIGN section 5) and write results/<name>.json + .md.
 
@@ -386,7 +391,8 @@ def benchmark(
         relax_top=relax_top,
         relax_steps=relax_steps, n_rows=n_rows, data=data, batch=batch, steps=steps,
         refine_grid=refine_grid, limit=limit, k=k, prior_draws=prior_draws, split=split, refine_steps=refine_steps, start_sigma=start_sigma, training_latents=training_latents, templates=templates, second_opinion=second_opinion,
-        compare_one_shot=compare_one_shot, sizes=sizes, epoch_steps=epoch_steps, scoring=scoring).items() if v is not None}
+        compare_one_shot=compare_one_shot, sizes=sizes, epoch_steps=epoch_steps, scoring=scoring, rounds=rounds, q=q,
+        max_mutations=max_mutations, oracle=oracle, train_oracle_epochs=train_oracle_epochs).items() if v is not None}
     if not jobs and "jobs" in benchmark_options(name):  # the default, and 0: every core
         given["jobs"] = os.cpu_count() or 1
     path = run_benchmark(name, console=console, **given)

@@ -29,6 +29,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "carbon24": ("designer.benchmarks.carbon24", "run"),
     "mp20-subset": ("designer.benchmarks.mp20_subset", "run"),
     "gfp": ("designer.benchmarks.gfp", "run"),
+    "gfp-design": ("designer.benchmarks.gfp_design", "run"),
     "ehrlich": ("designer.benchmarks.ehrlich", "run"),
     "scorecard": ("designer.benchmarks.scorecard", "run"),
     "beta-sweep": ("designer.benchmarks.beta_sweep", "run"),

@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from rich.console import Console
 
+from designer.benchmarks.ehrlich import parse_seeds
 from designer.benchmarks.gfp import TRAIN_MAX_MUTATIONS, _data_path
 from designer.benchmarks.gfp_oracle import Oracle, train_oracle
 from designer.data.protein_dataset import decode_tokens
@@ -66,12 +67,11 @@ def run(run: str | None = None, out: Path | None = None, seeds: str = "0,1,2", r
     console = console or Console(stderr=True)
     out = Path(out or "results/gfp_design.json")
     t0 = time.time()
-    seed_list = [int(s) for s in str(seeds).split(",") if s.strip()]
+    seed_list = parse_seeds(seeds)
     method_list = [m.strip() for m in str(methods).split(",") if m.strip()]
     unknown = sorted(set(method_list) - set(METHODS))
-    if unknown or not seed_list:
-        raise DesignerError(f"--methods {','.join(unknown)}: use some of {','.join(METHODS)}" if unknown
-                            else "--seeds: give at least one seed, e.g. 0,1,2")
+    if unknown or not method_list:
+        raise DesignerError(f"--methods {','.join(unknown)}: use some of {','.join(METHODS)}")
     r = load_run(run or "gfp")
     if not isinstance(get_domain(r.config), SequenceDomain):
         raise DesignerError(f"{r.path}: a {r.config.domain} model; gfp-design needs a protein run trained on avGFP")
