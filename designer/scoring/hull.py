@@ -43,6 +43,9 @@ CAVEAT = ("energy above hull is measured with CHGNet against its relaxed element
           "non-oxides and most quaternaries, so energies above hull lean low; a system marked partial is not judged")
 
 
+_FROM_FILES: dict[tuple, "HullReference"] = {}  # HullReference.from_files, by the files' identity
+
+
 class HullReference:
     """Reference phases (formula, energy per atom, name) and the hulls of their chemical systems.
 
@@ -83,7 +86,24 @@ class HullReference:
     @classmethod
     def from_files(cls, compound_files: list[Path] = (), phases: Path | None = PHASES_FILE) -> "HullReference":
         """Shipped elemental references, the frozen competing phases (``phases``; None: leave them out) and
-        compounds from ``chgnet_energies.csv.gz`` files (e.g. the training crystals)."""
+        compounds from ``chgnet_energies.csv.gz`` files (e.g. the training crystals).
+
+        Remembered per process by the files' paths, sizes and modification times (the last 4), so
+        scoring again in a notebook or a test does not re-read 17k phases; treat the result as read-only."""
+        files = [Path(f) for f in compound_files] + ([Path(phases)] if phases is not None else [])
+        try:
+            key = tuple((str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) if f.exists() else (str(f),)
+                        for f in files) + ((phases is None),)
+        except OSError:
+            return cls._read_files(compound_files, phases)
+        if key not in _FROM_FILES:
+            _FROM_FILES[key] = cls._read_files(compound_files, phases)
+            while len(_FROM_FILES) > 4:
+                _FROM_FILES.pop(next(iter(_FROM_FILES)))
+        return _FROM_FILES[key]
+
+    @classmethod
+    def _read_files(cls, compound_files, phases) -> "HullReference":
         compounds: list[tuple[str, float, str]] = []
         parts = []
         if phases is not None and Path(phases).exists():

@@ -319,7 +319,7 @@ class CrystalDomain(Domain):
                     log=print, jobs: int = 1):
         notes = []
         hull = HullReference.from_files(hull_files or default_hull_files(run.training_paths() if run else [])) \
-            if energies else None
+            if energies and objects else None  # nothing readable: no hull to build
         if hull is not None:
             notes.append(f"hull: {hull.description}; {CAVEAT}")
         formulas = {s.composition.reduced_formula for s in objects}  # novelty compares within a formula only
