@@ -35,23 +35,35 @@ class Plausibility:
     bandwidth: float | None = None
     reference: np.ndarray = field(default_factory=lambda: np.zeros(0))
     selection: dict = field(default_factory=dict)
+    _terms: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # (dtype, device) -> tensors
+
+    def _tensors(self, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+        """``(means, log weights, inverse Cholesky factors K x d x d, log-determinants K)`` on a device,
+        computed once per dtype and device (an acquisition evaluates the density thousands of times)."""
+        key = (dtype, str(device))
+        if key not in self._terms:
+            means = torch.as_tensor(self.means, dtype=dtype, device=device)
+            logw = torch.log(torch.as_tensor(self.weights, dtype=dtype, device=device))
+            inv_chol = logdet = None
+            if self.kind != "kde":
+                chol = torch.linalg.cholesky(torch.as_tensor(self.covariances, dtype=dtype, device=device))
+                eye = torch.eye(chol.shape[-1], dtype=dtype, device=device).expand_as(chol)
+                inv_chol = torch.linalg.solve_triangular(chol, eye, upper=False)  # K x d x d
+                logdet = 2 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
+            self._terms[key] = (means, logw, inv_chol, logdet)
+        return self._terms[key]
 
     def log_density_torch(self, z: Tensor) -> Tensor:
         """Differentiable log-density of ``... x d`` latents (shape ``...``)."""
-        dtype, device = z.dtype, z.device
-        means = torch.as_tensor(self.means, dtype=dtype, device=device)
-        logw = torch.log(torch.as_tensor(self.weights, dtype=dtype, device=device))
+        means, logw, inv_chol, logdet = self._tensors(z.dtype, z.device)
         d = means.shape[-1]
         if self.kind == "kde":
             h2 = float(self.bandwidth) ** 2
             sq = ((z.unsqueeze(-2) - means) ** 2).sum(-1)  # ... x n
             comp = -0.5 * sq / h2 - 0.5 * d * math.log(2 * math.pi * h2)
         else:
-            cov = torch.as_tensor(self.covariances, dtype=dtype, device=device)
-            chol = torch.linalg.cholesky(cov)  # K x d x d
-            diff = (z.unsqueeze(-2) - means).unsqueeze(-1)  # ... x K x d x 1
-            sol = torch.linalg.solve_triangular(chol.expand(*diff.shape[:-2], d, d), diff, upper=False).squeeze(-1)
-            logdet = 2 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
+            diff = z.unsqueeze(-2) - means  # ... x K x d
+            sol = torch.einsum("kij,...kj->...ki", inv_chol, diff)  # L^-1 (z - mu), one matrix product per component
             comp = -0.5 * (sol ** 2).sum(-1) - 0.5 * logdet - 0.5 * d * math.log(2 * math.pi)
         return torch.logsumexp(comp + logw, -1)
 
