@@ -320,18 +320,20 @@ def _markdown(res: dict) -> str:
         f"{fmt(res['best_training_label'], 3)}, {res['best_training_mutations']} mutations): oracle "
         f"{fmt(res['best_training_oracle'], 3)}.",
         "",
-        "| method | best (oracle) | top-16 mean | top-16 substitutions | top-16 diversity | > wild type | "
-        "> best training | flagged | best trusted |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| method | designs measured | best (oracle) | top-16 mean | top-16 substitutions | top-16 diversity | "
+        "> wild type | > best training | flagged | best trusted |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     rows = ([("designer", res["designer"])] if "designer" in res else []) + list(res["baselines"].items())
     for name, a in rows:
         def pm(k, d=3):
             return f"{fmt(a[k], d)} ± {fmt(a[k + '_std'], d)}" if k in a else "–"
-        lines.append(f"| {name} | {pm('best_oracle')} | {pm('top16_mean_oracle')} | {pm('top16_mean_mutations', 1)} | "
+        lines.append(f"| {name} | {fmt(a['designs'], 1)} of {res['budget']['lab_measurements']} | {pm('best_oracle')} | {pm('top16_mean_oracle')} | {pm('top16_mean_mutations', 1)} | "
                      f"{pm('top16_diversity', 1)} | {pm('fraction_brighter_than_wild_type', 2)} | "
                      f"{pm('fraction_brighter_than_best_training', 2)} | {pm('fraction_flagged', 2)} | "
                      f"{pm('best_trusted_oracle')} |")
-    lines += ["", "Means ± standard deviations over the seeds; per-seed values in the JSON (`per_seed`).", "",
+    lines += ["", "Means ± standard deviations over the seeds; per-seed values in the JSON (`per_seed`). `designs "
+              "measured`: the ask/tell methods stop a round short when its decodes are duplicates or break the "
+              "mutation cap; `best trusted`: the best design the oracle's members agree on (not flagged).", "",
               "Protocol: " + res["protocol"], ""]
     return "\n".join(lines)
