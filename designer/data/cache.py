@@ -43,8 +43,10 @@ def cached(path: Path, options: dict[str, Any], build: Callable[[], Any], enable
     """
     if not enabled or not Path(path).exists():
         return build()  # a missing input: the reader raises its one-line error
+    # the path too: a cached value's messages and sources name the file it was read from
     key = hashlib.sha256(
-        (content_hash(path) + json.dumps(options, sort_keys=True) + str(CACHE_VERSION)).encode()
+        (content_hash(path) + str(Path(path).resolve()) + json.dumps(options, sort_keys=True)
+         + str(CACHE_VERSION)).encode()
     ).hexdigest()[:32]
     target = cache_dir() / f"{Path(path).name}.{key}.pkl"
     found = _read(target, path)
