@@ -228,3 +228,18 @@ def test_ab2_intermetallics_and_ternary_oxides_are_sane_cells_at_balanced_charge
         assert 1.7 < (s.distance_matrix + np.eye(len(s)) * 99).min() < 2.6  # B-O bonds near Shannon's
     with pytest.raises(ValueError, match="known"):
         ternary_structure("garnet", "Y", 3, "Al", 3, "O", -2)
+
+
+def test_a_hull_read_from_files_is_remembered_until_a_file_changes(tmp_path):
+    import os
+
+    csv = tmp_path / "chgnet_energies.csv"
+    csv.write_text("id,formula,energy_per_atom\nt1,NaCl,-3.0\n")
+    first = HullReference.from_files([csv], phases=None)
+    assert HullReference.from_files([csv], phases=None) is first  # no second read of the same files
+    csv.write_text("id,formula,energy_per_atom\nt1,NaCl,-3.5\n")
+    os.utime(csv, ns=(first_ns := csv.stat().st_mtime_ns + 10**9, first_ns))
+    changed = HullReference.from_files([csv], phases=None)
+    assert changed is not first
+    nacl = [e for e in changed.entries if e.composition.reduced_formula == "NaCl"]
+    assert nacl and nacl[0].energy_per_atom == pytest.approx(-3.5)
