@@ -25,8 +25,9 @@ if not _SHARED and os.environ.get("_DESIGNER_TEST_CACHE_OWNER") != str(os.getpid
     atexit.register(shutil.rmtree, _CACHE, True)
 os.environ.setdefault("WANDB_MODE", "disabled")
 if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):  # pytest -n N: the workers are the parallelism
-    _share = str(max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-                     // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+    from designer.parallel import available_cores  # torch-free: nothing below has loaded torch yet
+
+    _share = str(max(1, available_cores() // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
     for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[_var] = _share  # set before torch is imported; the CLI subprocesses inherit it
     if "torch" in sys.modules:  # a plug-in imported it first

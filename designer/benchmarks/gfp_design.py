@@ -30,10 +30,10 @@ import csv
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from rich.console import Console
 
 from designer.benchmarks.ehrlich import parse_seeds
@@ -49,7 +49,7 @@ from designer.metrics.protein import mean_pairwise_edit_distance
 from designer.optimize.local import MutationSearch
 from designer.report.results import command_line, device_info, fmt, write_results
 from designer.resources import package_path
-from designer.runs import load_run, resolve
+from designer.runs import Run, load_run, resolve
 
 METHODS = ("designer", "latent_bo", "mutation_search", "hill_climb", "random_mutants")
 TOP = 16
@@ -137,9 +137,21 @@ def run(run: str | None = None, out: Path | None = None, seeds: str = "0,1,2", r
 # ----------------------------------------------------------------------------------------- methods
 
 
+@dataclass
 class _Context:
-    def __init__(self, **kw):
-        self.__dict__.update(kw)
+    """What every method shares: the model, the oracle (the lab), the wild type and the best training
+    variant (``L`` tokens each), the budget and the mutation cap, and the training sequences (bytes)."""
+
+    r: Run
+    lab: Oracle
+    wt: np.ndarray
+    x_best: np.ndarray
+    rounds: int
+    q: int
+    max_mutations: int
+    known: set
+    console: Console
+    prop: str
 
     def allowed(self, x: np.ndarray) -> bool:
         return int((x != self.wt).sum()) <= self.max_mutations

@@ -92,9 +92,9 @@ class HullReference:
         scoring again in a notebook or a test does not re-read 17k phases; treat the result as read-only."""
         files = [Path(f) for f in compound_files] + ([Path(phases)] if phases is not None else [])
         try:
-            key = tuple((str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) if f.exists() else (str(f),)
-                        for f in files) + ((phases is None),)
-        except OSError:
+            key = tuple((str(f.resolve()), st.st_size, st.st_mtime_ns) for f in files for st in [f.stat()]) \
+                + ((phases is None),)
+        except OSError:  # a missing file: read as before (which names it or leaves it out)
             return cls._read_files(compound_files, phases)
         if key not in _FROM_FILES:
             _FROM_FILES[key] = cls._read_files(compound_files, phases)
