@@ -145,32 +145,43 @@ def _fit(matcher, a, b) -> bool:
         return False
 
 
-def _novelty_uniqueness_group(task) -> tuple[list[bool], list[bool]]:
-    """``(novel flags, unique flags)`` for the samples of one reduced formula."""
-    samples, train = task
+def reduced_size(matcher, reduced) -> int:
+    """The bucket of a reduced structure: two structures in different buckets never match.
+
+    With pymatgen's defaults (no supercells, no subsets) a match maps the sites of the reduced
+    (primitive, Niggli) cells one to one, so different site counts rule a match out before any
+    lattice search. Where this pymatgen cannot pre-reduce, everything shares bucket 0.
+    """
+    return len(reduced) if _can_prereduce(matcher) and not (matcher._supercell or matcher._subset) else 0
+
+
+def _reduce_for_novelty(s: Structure):
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore")
+        return _reduce(_matcher(**NOVELTY_MATCHER), s)
+
+
+def reduce_all(structures: Sequence[Structure], reducer=_reduce_for_novelty, n_jobs: int = 1) -> list:
+    """``reducer`` of each structure (the matcher's primitive Niggli cell, or None where it fails), over ``n_jobs``."""
+    return parallel_map(reducer, list(structures), n_jobs=n_jobs) if structures else []
+
+
+def _novelty_uniqueness_bucket(task) -> tuple[list[bool], list[bool]]:
+    """``(novel flags, unique flags)`` for pre-reduced samples of one reduced formula and site count."""
+    red_s, red_t = task
     matcher = _matcher(**NOVELTY_MATCHER)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore")
-        red_s = [_reduce(matcher, s) for s in samples]
-        red_t = [t for t in (_reduce(matcher, s) for s in train) if t is not None]
-        novel = []
-        for r in red_s:
-            novel.append(r is None or not any(_fit(matcher, r, t) for t in red_t))
+        novel = [not any(_fit(matcher, r, t) for t in red_t) for r in red_s]
         # Greedy grouping as pymatgen's group_structures: each unmatched sample founds a
         # group and collects the remaining samples that match it.
-        group_size = [0] * len(samples)
-        unmatched = list(range(len(samples)))
+        group_size = [0] * len(red_s)
+        unmatched = list(range(len(red_s)))
         while unmatched:
             head, rest = unmatched[0], unmatched[1:]
-            if red_s[head] is None:
-                members, remaining = [head], rest
-            else:
-                members, remaining = [head], []
-                for j in rest:
-                    if red_s[j] is not None and _fit(matcher, red_s[head], red_s[j]):
-                        members.append(j)
-                    else:
-                        remaining.append(j)
+            members, remaining = [head], []
+            for j in rest:
+                (members if _fit(matcher, red_s[head], red_s[j]) else remaining).append(j)
             for m in members:
                 group_size[m] = len(members)
             unmatched = remaining
@@ -202,10 +213,12 @@ class StructureIndex:
             r = _reduce(self._matcher, structure)
             if r is None:
                 return None
+            size = reduced_size(self._matcher, r)
             for entry in self._groups[f]:
                 if entry[2] is None:
                     entry[2] = _reduce(self._matcher, entry[1]) or False
-                if entry[2] is not False and _fit(self._matcher, entry[2], r):
+                if entry[2] is not False and reduced_size(self._matcher, entry[2]) == size \
+                        and _fit(self._matcher, entry[2], r):
                     return entry[0]
         return None
 
@@ -243,24 +256,31 @@ def novelty_uniqueness(
     """
     samples = list(samples)
     n = len(samples)
-    by_formula: dict[str | None, list[int]] = defaultdict(list)
-    for i, s in enumerate(samples):
-        by_formula[_formula(s)].append(i)
-    train_by_formula: dict[str, list[Structure]] = defaultdict(list)
-    wanted = {f for f in by_formula if f is not None}
-    for t in train:
-        f = _formula(t)
-        if f in wanted:
-            train_by_formula[f].append(t)
+    formulas = [_formula(s) for s in samples]
+    wanted = {f for f in formulas if f is not None}
+    train = [t for t in train if _formula(t) in wanted]
+    matcher = _matcher(**NOVELTY_MATCHER)
+    # Each structure is reduced once (in parallel); samples are then compared only within their
+    # reduced formula and reduced site count, which splits one-formula sets (carbon) into
+    # independent tasks without changing any flag.
+    red_all = reduce_all(samples + train, n_jobs=n_jobs)
+    red_s, red_t = red_all[:n], red_all[n:]
+    sample_buckets: dict[tuple, list[int]] = defaultdict(list)
+    for i, (f, r) in enumerate(zip(formulas, red_s)):
+        if f is not None and r is not None:  # a structure that cannot be reduced is novel and unique
+            sample_buckets[(f, reduced_size(matcher, r))].append(i)
+    train_buckets: dict[tuple, list] = defaultdict(list)
+    for t, r in zip(train, red_t):
+        if r is not None:
+            train_buckets[(_formula(t), reduced_size(matcher, r))].append(r)
     novel = np.ones(n, dtype=bool)
     unique = np.ones(n, dtype=bool)
-    keys = [f for f in by_formula if f is not None]
-    # Largest groups first so that a pool's workers finish together.
-    keys.sort(key=lambda f: -len(by_formula[f]) * (1 + len(train_by_formula.get(f, ()))))
-    tasks = [([samples[i] for i in by_formula[f]], train_by_formula.get(f, [])) for f in keys]
-    results = parallel_map(_novelty_uniqueness_group, tasks, n_jobs=n_jobs, chunk_size=1 if n_jobs > 1 else None)
-    for f, (nov, uni) in zip(keys, results):
-        idx = by_formula[f]
+    # Largest tasks first so that a pool's workers finish together.
+    keys = sorted(sample_buckets, key=lambda k: -len(sample_buckets[k]) * (len(sample_buckets[k]) + len(train_buckets.get(k, ()))))
+    tasks = [([red_s[i] for i in sample_buckets[k]], train_buckets.get(k, [])) for k in keys]
+    results = parallel_map(_novelty_uniqueness_bucket, tasks, n_jobs=n_jobs, chunk_size=1 if n_jobs > 1 else None)
+    for k, (nov, uni) in zip(keys, results):
+        idx = sample_buckets[k]
         novel[idx] = nov
         unique[idx] = uni
     out = {

@@ -28,6 +28,7 @@ import numpy as np
 from pymatgen.analysis.structure_matcher import OrderDisorderElementComparator, StructureMatcher
 from pymatgen.core import Structure
 
+from designer.metrics._matching import _fit, _reduce, reduce_all, reduced_size
 from designer.parallel import parallel_map
 
 TOLERANCES = {"ltol": 0.2, "stol": 0.3, "angle_tol": 5.0}
@@ -108,23 +109,40 @@ def fit(a: Structure, b: Structure, disordered: bool = True) -> bool:
     return disordered and _disordered_fit(disordered_version(a), b)
 
 
-def _judge_formula(task) -> tuple[list[int], list[bool], list[bool], list[bool]]:
-    """For the samples of one formula: group label, strict-unique flag, novel (disordered), novel (ordered)."""
+def _reduce_ordered(s: Structure):
+    """The ordered matcher's reduced form of a plain structure (None where pymatgen fails)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore")
-        # one formula throughout, so fit's formula gate always passes; oxidation states and the
-        # disordered version of each sample are prepared once, not per pair
-        samples, train = ([_plain(s) for s in group] for group in task)
-        merged = [disordered_version(s) for s in samples]
+        return _reduce(_ordered(), s)
 
-        def same(i: int, b: Structure) -> bool:
-            return _ordered_fit(samples[i], b) or _disordered_fit(merged[i], b)
+
+def _judge_formula(task) -> tuple[list[int], list[bool], list[bool], list[bool]]:
+    """For the samples of one formula: group label, strict-unique flag, novel (disordered), novel (ordered).
+
+    ``task`` = ``(samples, train, reduced samples, reduced train)``: plain structures and the ordered
+    matcher's pre-reduced forms of them (None where reduction failed, which no ordered fit survives).
+    """
+    samples, train, red_s, red_t = task
+    matcher = _ordered()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore")
+        # one formula throughout, so fit's formula gate always passes; oxidation states, reduced cells
+        # and the disordered version of each sample are prepared once, not per pair
+        merged = [disordered_version(s) for s in samples]
+        size_s = [None if r is None else reduced_size(matcher, r) for r in red_s]
+        size_t = [None if r is None else reduced_size(matcher, r) for r in red_t]
+
+        def ordered(ra, size_a, rb, size_b) -> bool:
+            return ra is not None and rb is not None and size_a == size_b and _fit(matcher, ra, rb)
+
+        def same(i: int, h: int) -> bool:
+            return ordered(red_s[i], size_s[i], red_s[h], size_s[h]) or _disordered_fit(merged[i], samples[h])
 
         heads: list[int] = []
         label = [0] * len(samples)
         for i in range(len(samples)):
             for g, h in enumerate(heads):
-                if same(i, samples[h]):  # the newcomer against the group's founder, as MatterGen orders it
+                if same(i, h):  # the newcomer against the group's founder, as MatterGen orders it
                     label[i] = g
                     break
             else:
@@ -132,7 +150,8 @@ def _judge_formula(task) -> tuple[list[int], list[bool], list[bool], list[bool]]
                 heads.append(i)
         sizes = np.bincount(label, minlength=len(heads))
         strict = [bool(sizes[g] == 1) for g in label]
-        novel_ordered = [not any(_ordered_fit(s, t) for t in train) for s in samples]
+        novel_ordered = [not any(ordered(red_s[i], size_s[i], rt, st) for rt, st in zip(red_t, size_t))
+                         for i in range(len(samples))]
         novel = [o and not any(_disordered_fit(merged[i], t) for t in train) for i, o in enumerate(novel_ordered)]
     return [int(x) for x in label], strict, novel, novel_ordered
 
@@ -156,16 +175,29 @@ def mattergen_uniqueness_novelty(samples: Sequence[Structure], train: Sequence[S
     if n == 0:
         return {"unique_rate_mattergen": math.nan, "unique_rate_strict": math.nan, "novel_rate_mattergen": math.nan,
                 "novel_rate_mattergen_ordered": math.nan, "novel_unique_rate_mattergen": math.nan, "n": 0}
-    by_formula: dict[str, list[int]] = defaultdict(list)
-    for i, s in enumerate(samples):
-        by_formula[s.composition.reduced_formula].append(i)
-    train_by_formula: dict[str, list[Structure]] = defaultdict(list)
-    for t in train:
+    samples = [_plain(s) for s in samples]
+    formulas = [s.composition.reduced_formula for s in samples]
+    train = [t for t in (_plain(t) for t in train) if t.composition.reduced_formula in set(formulas)]
+    reduced = reduce_all(samples + train, reducer=_reduce_ordered, n_jobs=n_jobs)
+    red_s, red_t = reduced[:n], reduced[n:]
+    matcher = _ordered()
+    # A formula whose elements cannot substitute has no disordered second try, so only its ordered
+    # fits count and those need equal reduced site counts: its samples split by that count into
+    # independent tasks (one-formula sets such as carbon then run in parallel) with the same flags.
+    by_task: dict[tuple, list[int]] = defaultdict(list)
+    for i, (s, f, r) in enumerate(zip(samples, formulas, red_s)):
+        ordered_only = disordered_version(s) is None
+        by_task[(f, reduced_size(matcher, r) if ordered_only and r is not None else None)].append(i)
+    train_by_task: dict[tuple, list[int]] = defaultdict(list)
+    for j, t in enumerate(train):
         f = t.composition.reduced_formula
-        if f in by_formula:
-            train_by_formula[f].append(t)
-    keys = sorted(by_formula, key=lambda f: -len(by_formula[f]) * (1 + len(train_by_formula.get(f, ()))))
-    tasks = [([samples[i] for i in by_formula[f]], train_by_formula.get(f, [])) for f in keys]
+        r = red_t[j]
+        train_by_task[(f, None)].append(j)
+        if r is not None:
+            train_by_task[(f, reduced_size(matcher, r))].append(j)
+    keys = sorted(by_task, key=lambda k: -len(by_task[k]) * (len(by_task[k]) + len(train_by_task.get(k, ()))))
+    tasks = [([samples[i] for i in by_task[k]], [train[j] for j in train_by_task.get(k, ())],
+              [red_s[i] for i in by_task[k]], [red_t[j] for j in train_by_task.get(k, ())]) for k in keys]
     results = parallel_map(_judge_formula, tasks, n_jobs=n_jobs, chunk_size=1 if n_jobs > 1 else None)
     groups = strict = novel = novel_ordered = novel_founders = 0
     for labels, st, nov, nov_o in results:

@@ -62,3 +62,35 @@ def test_oxidation_states_do_not_hide_a_disordered_match():
     a, b = perovskite("Ca", "Sr"), perovskite("Sr", "Ca")
     a.add_oxidation_state_by_element({"Ca": 2, "Sr": 2, "O": -2})
     assert fit(a, b) and fit(b, a)
+
+
+def graphite(a: float = 2.46, c: float = 6.7) -> Structure:
+    """AB-stacked graphite: 4 carbon atoms in its primitive cell."""
+    return Structure(Lattice.hexagonal(a, c), ["C"] * 4,
+                     [[0, 0, 0.25], [0, 0, 0.75], [1 / 3, 2 / 3, 0.25], [2 / 3, 1 / 3, 0.75]])
+
+
+def diamond(a: float = 3.57) -> Structure:
+    """Conventional diamond: 8 atoms, 2 in its primitive cell."""
+    return Structure.from_spacegroup("Fd-3m", Lattice.cubic(a), ["C"], [[0, 0, 0]])
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_one_formula_sets_compare_reduced_cells_so_supercells_still_match(n_jobs):
+    """Carbon samples all share a formula; the comparison works on primitive cells, so a supercell of a
+    training crystal is not novel and a supercell of another sample is its duplicate, while crystals
+    with different primitive cells stay apart."""
+    from designer.metrics import novelty_uniqueness
+
+    big_diamond = diamond()
+    big_diamond.make_supercell([2, 1, 1])  # 16 atoms, the same crystal as the 8-atom cell
+    stretched_graphite = graphite()
+    stretched_graphite.make_supercell([1, 1, 3])  # 12 atoms
+    samples = [big_diamond, graphite(), stretched_graphite, diamond(3.6)]
+    res = novelty_uniqueness(samples, train=[diamond()], n_jobs=n_jobs, return_flags=True)
+    assert res["novel"].tolist() == [False, True, True, False]
+    assert res["unique"].tolist() == [False, False, False, False]
+    mg = mattergen_uniqueness_novelty(samples, train=[diamond()], n_jobs=n_jobs)
+    assert mg["unique_rate_mattergen"] == pytest.approx(2 / 4)  # two groups: diamond, graphite
+    assert mg["novel_rate_mattergen"] == pytest.approx(2 / 4)
+    assert mg["novel_unique_rate_mattergen"] == pytest.approx(1 / 4)  # the graphite group's founder

@@ -185,10 +185,16 @@ def test_generation_metrics_counts_none_samples(perov):
     assert m["cov_r"] == pytest.approx(0.75)
     assert m["n_property"] == m["n_valid"]
     assert m["novel_rate"] == 1.0 and m["unique_rate"] == 1.0
+    assert m["n_novelty"] == m["n_valid"] == 3
     assert math.isfinite(m["emd_density"]) and m["emd_density"] >= 0
     assert set(m) <= set(DESCRIPTIONS)
     rec = reconstruction_metrics([structures[0]], [structures[0]])
     assert set(rec) <= set(DESCRIPTIONS)
+    # a capped judgement (carbon: one formula) takes the first of the seeded draw
+    dup = [structures[0], structures[0], structures[0]]
+    capped = generation_metrics(dup, test, train=[], dataset="perov_5", test_fingerprints=cache, n_novelty=1)
+    assert capped["n_novelty"] == 1 and capped["unique_rate"] == 1.0  # alone, no duplicate to find
+    assert generation_metrics(dup, test, train=[], dataset="perov_5", test_fingerprints=cache)["unique_rate"] == 0.0
 
 
 def test_d_e_compares_the_evaluators_predictions_on_both_sides_not_labels(perov):
