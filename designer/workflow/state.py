@@ -79,7 +79,10 @@ def shipped_plausibility(run, seed: int) -> Plausibility | None:
     """The density fitted when the model was shipped (``runs.ship``), if it was fitted with ``seed``."""
     doc = (run.meta or {}).get("plausibility")
     if isinstance(doc, dict) and doc.get("seed") == seed:
-        return Plausibility.from_dict(doc["density"])
+        if isinstance(doc.get("density_tensors"), dict):
+            return Plausibility.from_tensor_dict(doc["density_tensors"])
+        if isinstance(doc.get("density"), dict):  # models shipped before the density was stored as text
+            return Plausibility.from_dict(doc["density"])
     return None
 
 

@@ -230,6 +230,18 @@ def test_shipping_records_decode_settings_chosen_on_the_holdout(tiny_run, tmp_pa
     shipped = runs.load_run(path)
     assert (shipped.model.plugin.refine_start_sigma, shipped.model.plugin.refine_steps) == (0.05, 4)
     assert shipped.meta["ship_overrides"] == ["model.refine_start_sigma=0.05", "model.refine_steps=4"]
+    # the training latents' density ships with the model, as tensors (a model load stays fast), and
+    # scoring with the shipped file uses it as fitted
+    from designer.workflow.state import shipped_plausibility
+
+    doc = shipped.meta["plausibility"]
+    assert all(isinstance(doc["density_tensors"][k], torch.Tensor) for k in ("means", "weights", "reference"))
+    density = shipped_plausibility(shipped, shipped.config.seed)
+    assert density.log_density(torch.zeros(2, shipped.config.model.latent_dim)).shape == (2,) and len(density.reference) > 0
+    legacy = {**doc, "density": density.to_dict()}  # models shipped before: the same density as lists
+    del legacy["density_tensors"]
+    shipped.meta["plausibility"] = legacy
+    assert (shipped_plausibility(shipped, shipped.config.seed).means == density.means).all()
     with pytest.raises(DesignerError):
         runs.ship(tiny_run, "bad", ["model.refine_steps=500"])  # beyond the 50-evaluation budget
 
