@@ -160,6 +160,15 @@ class PlausibilityConfig(_Strict):
     floor_percentile: float = Field(5.0, ge=0, le=100, description="below this plausibility percentile a point is penalised / infeasible")
 
 
+class OptimizerConfig(_Strict):
+    """The acquisition optimiser's effort (BoTorch ``optimize_acqf``): more finds better points of the
+    acquisition, slower; a small latent or a quick look needs less."""
+
+    num_restarts: int = Field(8, ge=1, description="L-BFGS-B starts per acquisition optimisation")
+    raw_samples: int = Field(256, ge=1, description="Sobol points the starts are chosen from")
+    maxiter: int = Field(60, ge=1, description="L-BFGS-B iterations per start")
+
+
 class ConstraintsConfig(_Strict):
     allowed_elements: Optional[list[str]] = Field(None, description="crystals: only these elements")
     forbidden_elements: list[str] = Field(default_factory=list, description="crystals: never these elements")
@@ -181,6 +190,7 @@ class DesignConfig(_Strict):
     plausibility: PlausibilityConfig = Field(default_factory=PlausibilityConfig)
     constraints: ConstraintsConfig = Field(default_factory=ConstraintsConfig)
     max_fit_points: int = Field(1000, ge=10)
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     refit_head: bool = Field(False, description="propose: fine-tune the property head on the lab's measurements (with the training labels) before proposing")
     search: Literal["latent", "mutations"] = Field("latent", description="latent: BO in the latent space; mutations (proteins): single/multi-site mutants of the best sequence, scored by the property head")
     mutation_pool: int = Field(256, ge=1, description="search: mutations: mutants scored per round")

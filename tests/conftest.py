@@ -56,6 +56,8 @@ TINY_MODEL = {"latent_dim": 8, "hidden": 16, "encoder_layers": 1, "feature_dim":
               "decoder_layers": 1, "property_hidden": 16}
 TINY_TRAIN = {"epochs": 2, "batch_size": 8, "max_minutes": 2}
 TINY_SCORING = {"relax_top": 1, "relax_steps": 20}  # design/propose still score and relax, briefly
+# the tiny protein design run's acquisition effort (tests of the optimiser's quality use their own settings)
+TINY_OPTIMIZER = {"num_restarts": 2, "raw_samples": 32, "maxiter": 20}
 
 
 # --------------------------------------------------------------------------- data

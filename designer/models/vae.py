@@ -101,7 +101,9 @@ class BetaVAE(nn.Module):
 
     @staticmethod
     def reparameterize(mu: Tensor, logvar: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        # a seeded generator lives on its own device (usually the CPU): draw there, then move
+        where = generator.device if generator is not None else mu.device
+        eps = torch.randn(mu.shape, generator=generator, device=where, dtype=mu.dtype).to(mu.device)
         return mu + eps * torch.exp(0.5 * logvar)
 
     def loss(self, batch: Any, beta: float, free_bits: float = 0.0, sample: bool = True,

@@ -91,6 +91,7 @@ class Settings:
     reproposals: int = 3
     num_restarts: int = 8
     raw_samples: int = 256
+    maxiter: int = 60
     seed: int = 0
 
 
@@ -180,7 +181,7 @@ def ask(space: LatentSpace, z: Tensor, y: Tensor, q: int, box: Tensor, known_key
             z=z_fit, y=y_fit, box=box, q=need, plausibility=plausibility, mode=settings.mode,
             weight=settings.weight, floor_percentile=settings.floor_percentile, bounds=bounds,
             seed=settings.seed + 1000 * round_ + attempts, num_restarts=settings.num_restarts,
-            raw_samples=settings.raw_samples, max_fit_points=settings.max_fit_points,
+            raw_samples=settings.raw_samples, max_fit_points=settings.max_fit_points, maxiter=settings.maxiter,
             pending=torch.cat(pending) if pending else None))
         attempts += 1
         pending.append(zq)

@@ -46,7 +46,8 @@ def settings_for(cfg: PipelineConfig, seed: int | None = None) -> Settings:
     d = cfg.design
     return Settings(q=d.q, rounds=d.rounds, mode=d.plausibility.mode, weight=d.plausibility.weight,
                     floor_percentile=d.plausibility.floor_percentile, trust_region=d.trust_region,
-                    tr_length=d.tr_length, max_fit_points=d.max_fit_points,
+                    tr_length=d.tr_length, max_fit_points=d.max_fit_points, num_restarts=d.optimizer.num_restarts,
+                    raw_samples=d.optimizer.raw_samples, maxiter=d.optimizer.maxiter,
                     seed=cfg.seed if seed is None else seed)
 
 

@@ -10,6 +10,7 @@ import torch
 import yaml
 
 from protein_fixtures import AA, REFERENCE, _variants, write_protein_pipeline  # noqa: F401
+from conftest import TINY_OPTIMIZER
 
 
 def _train(path, run_dir):
@@ -271,7 +272,7 @@ def design_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("askt")
     path = write_protein_pipeline(folder, _variants(300, seed=3, max_mut=2), epochs=20, seed=3,
                                   extra={"loss": {"beta": 0.001, "property_weight": 1.0}, "train": {"lr": 0.003},
-                                         "design": {"decode_temperature": 1.0}})
+                                         "design": {"decode_temperature": 1.0, "optimizer": dict(TINY_OPTIMIZER)}})
     return _train(path, folder / "run")
 
 
@@ -469,3 +470,20 @@ def test_a_density_that_was_not_shipped_is_fitted_once_into_the_user_cache(prote
     again = run_plausibility(r, "a-shipped-name", mu)
     assert fits == [1] and list(work.iterdir()) == []
     assert again.to_dict() == first.to_dict()
+
+
+def test_the_elbo_is_seeded_and_runs_where_the_model_lives(protein_run):
+    """The ELBO behind `score`'s likelihood columns: the same seed gives the same numbers, and a model on
+    a GPU takes CPU tokens and a CPU generator (drawn there, moved to the model)."""
+    from designer.domains.sequence import generate
+    from designer.runs import load_run
+
+    r = load_run(protein_run)
+    tokens = generate.read_sequence_strings(r, [generate.reference_sequence(r)] * 3).tokens
+    first = generate.elbo(r, tokens, n_samples=2)
+    assert first.shape == (3,) and torch.isfinite(first).all()
+    assert torch.equal(first, generate.elbo(r, tokens, n_samples=2))
+    if torch.cuda.is_available():
+        r.model.cuda()
+        on_gpu = generate.elbo(r, tokens, n_samples=2)
+        assert on_gpu.is_cuda and torch.allclose(on_gpu.cpu(), first, atol=1e-3)

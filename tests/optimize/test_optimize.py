@@ -248,18 +248,29 @@ def test_a_slightly_larger_copy_of_a_training_crystal_is_a_duplicate_in_the_desi
     assert space.key(other) == crystal_key(other)
 
 
-def test_crystal_propose_twice_never_repeats_an_earlier_proposal(tiny_run, cli, tmp_path):
+def test_crystal_propose_twice_never_repeats_an_earlier_proposal(tiny_run, cli, tmp_path, monkeypatch):
     import csv
     import shutil
 
     import yaml
 
+    import designer.optimize.bo as bo
+
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     assert cfg["domain"] == "crystal"
-    first = cli("propose", run, "-q", "3", "--out", tmp_path / "b1")
+    efforts, real = [], bo.optimize_acqf
+
+    def recording(*args, **kwargs):
+        efforts.append((kwargs["num_restarts"], kwargs["raw_samples"], kwargs["options"]["maxiter"]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bo, "optimize_acqf", recording)
+    first = cli("propose", run, "-q", "3", "--out", tmp_path / "b1", "--set", "design.optimizer.num_restarts=3",
+                "--set", "design.optimizer.raw_samples=24", "--set", "design.optimizer.maxiter=7")
     assert first.code == 0, first
+    assert efforts and set(efforts) == {(3, 24, 7)}  # design.optimizer reaches BoTorch
     second = cli("propose", run, "-q", "3", "--out", tmp_path / "b2")
     assert second.code == 0, second
     from designer.domains.crystal.space import CrystalSpace

@@ -50,6 +50,28 @@ def aligned_reference(run) -> str:
     return decode_tokens(run.model.plugin.reference.unsqueeze(0))[0]
 
 
+def _reference_elbo(run, tokens: torch.Tensor, n: int) -> np.ndarray:
+    """``n`` ELBOs of a seeded choice of training sequences (the percentile scale of scored sequences),
+    memoised on disk under the model file and the training inputs: scoring one sequence does not
+    re-estimate thousands of them."""
+    from designer.data.cache import cached, content_hash
+
+    options = {"kind": "reference_elbo", "format": 1, "n": n,
+               "inputs": [content_hash(Path(p)) for p in run.training_paths()]}
+    enabled = bool(getattr(run.config.data, "cache", True)) and Path(run.path).is_file()
+    return cached(Path(run.path), options, lambda: generate.elbo(run, tokens).cpu().numpy(), enabled=enabled)
+
+
+def _training_tokens(run) -> tuple[list, torch.Tensor, np.ndarray]:
+    """``(paths, N x L aligned tokens, N x P labels)`` of a run's training files, as its reader reads them."""
+    paths = run.training_paths()
+    if not paths:
+        raise DataError(f"{run.config.data.train}: the run's training data is not found; the optimiser needs it "
+                        "(plausibility, deduplication): restore the files or retrain")
+    sets = [generate.read_for_run(run, p) for p in paths]
+    return paths, torch.cat([s.tokens for s in sets]), np.concatenate([s.y.cpu().numpy() for s in sets])
+
+
 class SequenceDomain(Domain):
     """Aligned sequences (proteins: FASTA, A3M, CSV or mutation tables in; FASTA out)."""
 
@@ -168,19 +190,10 @@ class SequenceDomain(Domain):
                              seed)
 
     def known_data(self, run) -> KnownData:
-        paths = run.training_paths()
-        if not paths:
-            raise DataError(f"{run.config.data.train}: the run's training data is not found; the optimiser needs it "
-                            "(plausibility, deduplication): restore the files or retrain")
-        tokens, ys = [], []
-        for p in paths:
-            pset = generate.read_for_run(run, p)
-            tokens.append(pset.tokens)
-            ys.append(pset.y.cpu().numpy())
-        tok = torch.cat(tokens)
+        paths, tok, y = _training_tokens(run)
         seqs = decode_tokens(tok)
         mu = cached_training_latents(run, paths, lambda: generate.encode(run, tok)[0])
-        return KnownData(mu, seqs, np.concatenate(ys), seqs)
+        return KnownData(mu, seqs, y, seqs)
 
     def item_tokens(self, run, item: str, where: str) -> torch.Tensor:
         """``L`` aligned tokens of a user's sequence, given as the sequence or a FASTA path."""
@@ -351,10 +364,11 @@ class SequenceDomain(Domain):
         nearest training sequence (aligned), plausibility, prediction."""
         space = SequenceSpace(run)
         names = list(run.config.data.properties)
-        train_tokens = torch.as_tensor(encode_sequences(known().items))
+        # the training sequences only: their latents (``known``) would cost an encoding of the whole set
+        train_tokens = _training_tokens(run)[1]
         rng = np.random.default_rng(0)
-        sub = train_tokens[rng.choice(len(train_tokens), min(max_reference, len(train_tokens)), replace=False)]
-        train_elbo = generate.elbo(run, sub).cpu().numpy()
+        pick = rng.choice(len(train_tokens), min(max_reference, len(train_tokens)), replace=False)
+        train_elbo = _reference_elbo(run, train_tokens[pick], len(pick))
 
         def columns(seqs: list[str]) -> list[dict]:
             if not seqs:  # every file was unreadable: its rows carry their reasons

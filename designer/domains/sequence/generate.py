@@ -80,12 +80,13 @@ def reconstruct(run, tokens: torch.Tensor, constrained: bool = True, mc_samples:
 def elbo(run, tokens: torch.Tensor, n_samples: int = 8, seed: int = 0, batch_size: int = 2048) -> torch.Tensor:
     """``n`` ELBO estimates (beta = 1, nats): mean over ``n_samples`` draws of log p(x|z) minus KL(q(z|x) || p(z))."""
     model = run.model.eval()
+    device = next(model.parameters()).device
     gen = torch.Generator().manual_seed(seed)
     out = []
     for s in range(0, len(tokens), batch_size):
-        tb = tokens[s: s + batch_size]
+        tb = tokens[s: s + batch_size].to(device)
         mu, logvar = model.encode({"tokens": tb})
-        ll = torch.zeros(len(tb))
+        ll = torch.zeros(len(tb), device=device)
         for _ in range(n_samples):
             z = model.reparameterize(mu, logvar, gen)
             ll += masked_log_likelihood(model.decode(z)["logits"], tb)
