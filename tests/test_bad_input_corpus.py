@@ -126,8 +126,8 @@ def _no_training_no_analysis(monkeypatch):
 
 @pytest.fixture(scope="module", autouse=True)
 def _small_protein_training_set():
-    """``score --run gfp`` compares each sequence with the model's training set (``known_data``: the whole
-    avGFP table read, aligned and encoded, ~50 s on a fresh cache). For these tests, which are about
+    """``score --run gfp`` compares each sequence with the model's training set (the whole avGFP table
+    read and aligned, its latents and reference likelihoods, ~50 s on a fresh cache). For these tests, which are about
     refusing bad files, the training set is the wild type and 8 single mutants: same model, same code
     paths, a second instead of a minute."""
     import numpy as np
@@ -137,16 +137,22 @@ def _small_protein_training_set():
     from designer.domains.sequence import generate
     from designer.domains.sequence.domain import SequenceDomain
 
-    def small_known(self, run):
+    def small_tokens(run):  # the training sequences score compares with (likelihood, distance)
         wt = generate.reference_sequence(run)
         seqs = [wt] + [wt[:i] + ("A" if wt[i] != "A" else "G") + wt[i + 1:] for i in range(10, 90, 10)]
         tokens = generate.read_sequence_strings(run, seqs).tokens
+        return run.training_paths(), tokens, np.full((len(tokens), len(run.config.data.properties)), np.nan)
+
+    def small_known(self, run):
+        _, tokens, y = small_tokens(run)
         items = decode_tokens(tokens)
-        y = np.full((len(items), len(run.config.data.properties)), np.nan)
         return KnownData(generate.encode(run, tokens)[0], items, y, items)
+
+    import designer.domains.sequence.domain as sequence_domain
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(SequenceDomain, "known_data", small_known)
+        mp.setattr(sequence_domain, "_training_tokens", small_tokens)
         yield
 
 

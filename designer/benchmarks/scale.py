@@ -92,15 +92,19 @@ def _markdown(res: dict) -> str:
 
 
 def run(sizes: str = "1000,10000,100000", out: Path | None = None, seed: int = 0, epoch_steps: int | None = None,
-        scoring: bool = True, console: Console | None = None) -> Path:
+        scoring: bool = True, console: Console | None = None, preprocess_jobs: tuple[int, ...] = (1, 2)) -> Path:
     """``designer benchmark scale``: results/scale.json and .md.
 
     Args:
         sizes: comma-separated dataset sizes.
         epoch_steps: time at most this many training steps of the epoch (default: the whole epoch).
         scoring: also measure scoring with 1 and 2 workers.
+        preprocess_jobs: worker counts the preprocessing is measured with (2: the main keys; 1: the
+            ``_1_job`` keys beside them).
     """
     console = console or Console(stderr=True)
+    if 2 not in preprocess_jobs:
+        raise ValueError("preprocess_jobs must include 2 (the main preprocessing keys)")
     out = Path(out or "results/scale.json")
     size_list = [int(s) for s in str(sizes).split(",") if s.strip()]
     t0 = time.time()
@@ -112,7 +116,7 @@ def run(sizes: str = "1000,10000,100000", out: Path | None = None, seed: int = 0
         console.print(f"[{size}] writing the synthetic dataset")
         made, _ = run_measured(["synth", str(csv), str(size), str(seed)])
         row: dict = {"synthetic_seconds": made["seconds"]}
-        for jobs in (1, 2):
+        for jobs in preprocess_jobs:
             cache = work / f"cache_{size}_{jobs}"
             console.print(f"[{size}] preprocessing with {jobs} job(s)")
             r, peak = run_measured(["preprocess", str(csv), str(jobs)], env={"DESIGNER_CACHE_DIR": str(cache)})

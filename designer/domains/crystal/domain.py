@@ -500,8 +500,11 @@ def training_structures(run, formulas: set[str] | None = None) -> list:
     """The run's training crystals as pymatgen structures (novelty reference); with ``formulas``, only
     those of these reduced formulas (novelty compares within a formula, so the verdicts are the same)."""
     out = []
+    # read with the run's own property columns: the same cached parse as its training and design
+    # (the records cache is keyed by the property list, so reading with none would parse every CIF again)
+    properties = list(run.config.data.properties)
     for p in _training_paths(run, "novelty needs it"):
-        for rec in load_records(p, []):
+        for rec in load_records(p, properties):
             if formulas is None or rec.reduced_formula in formulas:
                 out.append(rec.to_structure())
     return out
