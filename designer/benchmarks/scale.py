@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
+from designer.errors import DesignerError
 from designer.report.results import command_line, device_info, fmt, write_results
 
 WORKER = "designer.benchmarks.scale_worker"
@@ -92,19 +93,20 @@ def _markdown(res: dict) -> str:
 
 
 def run(sizes: str = "1000,10000,100000", out: Path | None = None, seed: int = 0, epoch_steps: int | None = None,
-        scoring: bool = True, console: Console | None = None, preprocess_jobs: tuple[int, ...] = (1, 2)) -> Path:
+        scoring: bool = True, console: Console | None = None, preprocess_jobs: str = "1,2") -> Path:
     """``designer benchmark scale``: results/scale.json and .md.
 
     Args:
         sizes: comma-separated dataset sizes.
         epoch_steps: time at most this many training steps of the epoch (default: the whole epoch).
         scoring: also measure scoring with 1 and 2 workers.
-        preprocess_jobs: worker counts the preprocessing is measured with (2: the main keys; 1: the
-            ``_1_job`` keys beside them).
+        preprocess_jobs: comma-separated worker counts the preprocessing is measured with (2: the main
+            keys; 1: the ``_1_job`` keys beside them).
     """
     console = console or Console(stderr=True)
-    if 2 not in preprocess_jobs:
-        raise ValueError("preprocess_jobs must include 2 (the main preprocessing keys)")
+    jobs_list = [int(j) for j in str(preprocess_jobs).split(",") if j.strip()]
+    if 2 not in jobs_list or not set(jobs_list) <= {1, 2}:
+        raise DesignerError(f"--preprocess-jobs {preprocess_jobs}: give 2, or 1,2 (2 workers give the main keys)")
     out = Path(out or "results/scale.json")
     size_list = [int(s) for s in str(sizes).split(",") if s.strip()]
     t0 = time.time()
@@ -116,7 +118,7 @@ def run(sizes: str = "1000,10000,100000", out: Path | None = None, seed: int = 0
         console.print(f"[{size}] writing the synthetic dataset")
         made, _ = run_measured(["synth", str(csv), str(size), str(seed)])
         row: dict = {"synthetic_seconds": made["seconds"]}
-        for jobs in preprocess_jobs:
+        for jobs in jobs_list:
             cache = work / f"cache_{size}_{jobs}"
             console.print(f"[{size}] preprocessing with {jobs} job(s)")
             r, peak = run_measured(["preprocess", str(csv), str(jobs)], env={"DESIGNER_CACHE_DIR": str(cache)})

@@ -12,7 +12,7 @@ def test_a_tiny_scale_run_writes_every_contract_key(tmp_path):
     from designer.benchmarks.scale import run
 
     # one size, one preprocessing measurement: CI time
-    out = run(sizes="40", out=tmp_path / "scale.json", epoch_steps=2, scoring=False, preprocess_jobs=(2,))
+    out = run(sizes="40", out=tmp_path / "scale.json", epoch_steps=2, scoring=False, preprocess_jobs="2")
     res = json.loads(out.read_text())
     assert res["sizes"] == [40]
     for size in ("40",):
