@@ -104,8 +104,9 @@ def run(sizes: str = "1000,10000,100000", out: Path | None = None, seed: int = 0
             keys; 1: the ``_1_job`` keys beside them).
     """
     console = console or Console(stderr=True)
-    jobs_list = [int(j) for j in str(preprocess_jobs).split(",") if j.strip()]
-    if 2 not in jobs_list or not set(jobs_list) <= {1, 2}:
+    jobs_list = [j.strip() for j in str(preprocess_jobs).split(",") if j.strip()]
+    jobs_list = [int(j) for j in jobs_list if j in ("1", "2")] if set(jobs_list) <= {"1", "2"} else []
+    if 2 not in jobs_list:
         raise DesignerError(f"--preprocess-jobs {preprocess_jobs}: give 2, or 1,2 (2 workers give the main keys)")
     out = Path(out or "results/scale.json")
     size_list = [int(s) for s in str(sizes).split(",") if s.strip()]

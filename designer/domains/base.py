@@ -93,13 +93,20 @@ def cached_training_latents(run, paths: Sequence[Path], encode: Callable[[], tor
     designing, proposing, scoring and the Python API encode a model's training set once.
 
     ``encode()`` computes them on a miss; ``data.cache: false`` turns the memo off."""
+    device = next(run.model.parameters()).device
+    return cached_for_model(run, paths, {"kind": "training_latents", "format": 1},
+                            lambda: encode().detach().cpu()).to(device)
+
+
+def cached_for_model(run, paths: Sequence[Path], options: dict, build: Callable[[], Any]) -> Any:
+    """``build()``, memoised on disk (``designer.data.cache``) under the content of the model file, of every
+    input in ``paths`` and ``options``; ``data.cache: false`` (or a model not saved to a file) turns it off.
+    ``build`` should return CPU values."""
     from designer.data.cache import cached, content_hash
 
-    device = next(run.model.parameters()).device
-    options = {"kind": "training_latents", "format": 1, "inputs": [content_hash(Path(p)) for p in paths]}
+    key = {**options, "inputs": [content_hash(Path(p)) for p in paths]}
     enabled = bool(getattr(run.config.data, "cache", True)) and Path(run.path).is_file()
-    mu = cached(Path(run.path), options, lambda: encode().detach().cpu(), enabled=enabled)
-    return mu.to(device)
+    return cached(Path(run.path), key, build, enabled=enabled)
 
 
 def prediction_columns(property_names: list[str], mean: np.ndarray, std: np.ndarray | None, i: int,

@@ -155,15 +155,16 @@ def reduced_size(matcher, reduced) -> int:
     return len(reduced) if _can_prereduce(matcher) and not (matcher._supercell or matcher._subset) else 0
 
 
-def _reduce_for_novelty(s: Structure):
+def _reduce_quietly(matcher, s: Structure):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore")
-        return _reduce(_matcher(**NOVELTY_MATCHER), s)
+        return _reduce(matcher, s)
 
 
-def reduce_all(structures: Sequence[Structure], reducer=_reduce_for_novelty, n_jobs: int = 1) -> list:
-    """``reducer`` of each structure (the matcher's primitive Niggli cell, or None where it fails), over ``n_jobs``."""
-    return parallel_map(reducer, list(structures), n_jobs=n_jobs) if structures else []
+def reduce_all(structures: Sequence[Structure], matcher, n_jobs: int = 1) -> list:
+    """``matcher``'s primitive Niggli cell of each structure (None where it fails), over ``n_jobs`` processes."""
+    return parallel_map(functools.partial(_reduce_quietly, matcher), list(structures), n_jobs=n_jobs) \
+        if structures else []
 
 
 def _novelty_uniqueness_bucket(task) -> tuple[list[bool], list[bool]]:
@@ -263,7 +264,7 @@ def novelty_uniqueness(
     # Each structure is reduced once (in parallel); samples are then compared only within their
     # reduced formula and reduced site count, which splits one-formula sets (carbon) into
     # independent tasks without changing any flag.
-    red_all = reduce_all(samples + train, n_jobs=n_jobs)
+    red_all = reduce_all(samples + train, matcher, n_jobs=n_jobs)
     red_s, red_t = red_all[:n], red_all[n:]
     sample_buckets: dict[tuple, list[int]] = defaultdict(list)
     for i, (f, r) in enumerate(zip(formulas, red_s)):

@@ -28,7 +28,7 @@ import numpy as np
 from pymatgen.analysis.structure_matcher import OrderDisorderElementComparator, StructureMatcher
 from pymatgen.core import Structure
 
-from designer.metrics._matching import _fit, _reduce, reduce_all, reduced_size
+from designer.metrics._matching import _fit, reduce_all, reduced_size
 from designer.parallel import parallel_map
 
 TOLERANCES = {"ltol": 0.2, "stol": 0.3, "angle_tol": 5.0}
@@ -109,13 +109,6 @@ def fit(a: Structure, b: Structure, disordered: bool = True) -> bool:
     return disordered and _disordered_fit(disordered_version(a), b)
 
 
-def _reduce_ordered(s: Structure):
-    """The ordered matcher's reduced form of a plain structure (None where pymatgen fails)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore")
-        return _reduce(_ordered(), s)
-
-
 def _judge_formula(task) -> tuple[list[int], list[bool], list[bool], list[bool]]:
     """For the samples of one formula: group label, strict-unique flag, novel (disordered), novel (ordered).
 
@@ -178,9 +171,9 @@ def mattergen_uniqueness_novelty(samples: Sequence[Structure], train: Sequence[S
     samples = [_plain(s) for s in samples]
     formulas = [s.composition.reduced_formula for s in samples]
     train = [t for t in (_plain(t) for t in train) if t.composition.reduced_formula in set(formulas)]
-    reduced = reduce_all(samples + train, reducer=_reduce_ordered, n_jobs=n_jobs)
-    red_s, red_t = reduced[:n], reduced[n:]
     matcher = _ordered()
+    reduced = reduce_all(samples + train, matcher, n_jobs=n_jobs)
+    red_s, red_t = reduced[:n], reduced[n:]
     # A formula whose elements cannot substitute has no disordered second try, so only its ordered
     # fits count and those need equal reduced site counts: its samples split by that count into
     # independent tasks (one-formula sets such as carbon then run in parallel) with the same flags.

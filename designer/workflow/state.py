@@ -81,7 +81,7 @@ def shipped_plausibility(run, seed: int) -> Plausibility | None:
     if isinstance(doc, dict) and doc.get("seed") == seed:
         if isinstance(doc.get("density_tensors"), dict):
             return Plausibility.from_tensor_dict(doc["density_tensors"])
-        if isinstance(doc.get("density"), dict):  # models shipped before the density was stored as text
+        if isinstance(doc.get("density"), dict):  # models shipped before: the density as nested lists
             return Plausibility.from_dict(doc["density"])
     return None
 

@@ -472,18 +472,24 @@ def test_a_density_that_was_not_shipped_is_fitted_once_into_the_user_cache(prote
     assert again.to_dict() == first.to_dict()
 
 
-def test_the_elbo_is_seeded_and_runs_where_the_model_lives(protein_run):
-    """The ELBO behind `score`'s likelihood columns: the same seed gives the same numbers, and a model on
-    a GPU takes CPU tokens and a CPU generator (drawn there, moved to the model)."""
+def _elbo_of_three_wild_types(protein_run, device: str = "cpu"):
     from designer.domains.sequence import generate
     from designer.runs import load_run
 
-    r = load_run(protein_run)
-    tokens = generate.read_sequence_strings(r, [generate.reference_sequence(r)] * 3).tokens
-    first = generate.elbo(r, tokens, n_samples=2)
+    r = load_run(protein_run, map_location=device)
+    tokens = generate.read_sequence_strings(r, [generate.reference_sequence(r)] * 3).tokens  # CPU tokens
+    return generate.elbo(r, tokens, n_samples=2)
+
+
+def test_the_elbo_is_seeded(protein_run):
+    """The ELBO behind `score`'s likelihood columns: the same seed gives the same numbers."""
+    first = _elbo_of_three_wild_types(protein_run)
     assert first.shape == (3,) and torch.isfinite(first).all()
-    assert torch.equal(first, generate.elbo(r, tokens, n_samples=2))
-    if torch.cuda.is_available():
-        r.model.cuda()
-        on_gpu = generate.elbo(r, tokens, n_samples=2)
-        assert on_gpu.is_cuda and torch.allclose(on_gpu.cpu(), first, atol=1e-3)
+    assert torch.equal(first, _elbo_of_three_wild_types(protein_run))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
+def test_the_elbo_runs_where_the_model_lives(protein_run):
+    """A model on a GPU takes CPU tokens and a CPU generator (drawn there, moved to the model)."""
+    on_gpu = _elbo_of_three_wild_types(protein_run, "cuda")
+    assert on_gpu.is_cuda and torch.allclose(on_gpu.cpu(), _elbo_of_three_wild_types(protein_run), atol=1e-3)

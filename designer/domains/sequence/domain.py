@@ -16,7 +16,7 @@ from designer.data.protein_io import looks_like_nucleotides, read_fasta_entries
 from designer.data.protein_dataset import (GAP_INDEX, TokenDataset, decode_tokens, describe_mutations,
                                            encode_sequences, gap_profile, load_protein_set, sequence_weights)
 from designer.domains.sequence.analysis import mutation_intervention, plot_traversals, protein_factors
-from designer.domains.base import (Decoded, Domain, KnownData, TrainingData, cached_training_latents,
+from designer.domains.base import (Decoded, Domain, KnownData, TrainingData, cached_for_model, cached_training_latents,
                                    prediction_columns)
 import designer.domains.sequence.generate as generate
 from designer.domains.sequence.mutations import mutation_design
@@ -48,18 +48,6 @@ def _index_base(run) -> int:
 def aligned_reference(run) -> str:
     """The run's reference as aligned tokens (gaps kept)."""
     return decode_tokens(run.model.plugin.reference.unsqueeze(0))[0]
-
-
-def _reference_elbo(run, tokens: torch.Tensor, n: int) -> np.ndarray:
-    """``n`` ELBOs of a seeded choice of training sequences (the percentile scale of scored sequences),
-    memoised on disk under the model file and the training inputs: scoring one sequence does not
-    re-estimate thousands of them."""
-    from designer.data.cache import cached, content_hash
-
-    options = {"kind": "reference_elbo", "format": 1, "n": n,
-               "inputs": [content_hash(Path(p)) for p in run.training_paths()]}
-    enabled = bool(getattr(run.config.data, "cache", True)) and Path(run.path).is_file()
-    return cached(Path(run.path), options, lambda: generate.elbo(run, tokens).cpu().numpy(), enabled=enabled)
 
 
 def _training_tokens(run) -> tuple[list, torch.Tensor, np.ndarray]:
@@ -368,7 +356,9 @@ class SequenceDomain(Domain):
         train_tokens = _training_tokens(run)[1]
         rng = np.random.default_rng(0)
         pick = rng.choice(len(train_tokens), min(max_reference, len(train_tokens)), replace=False)
-        train_elbo = _reference_elbo(run, train_tokens[pick], len(pick))
+        # the percentile scale of scored sequences, memoised: scoring one sequence does not re-estimate thousands
+        train_elbo = cached_for_model(run, run.training_paths(), {"kind": "reference_elbo", "format": 1, "n": len(pick)},
+                                      lambda: generate.elbo(run, train_tokens[pick]).cpu().numpy())
 
         def columns(seqs: list[str]) -> list[dict]:
             if not seqs:  # every file was unreadable: its rows carry their reasons
