@@ -372,6 +372,7 @@ def benchmark(
     epoch_steps: Optional[int] = typer.Option(None, "--epoch-steps", min=1, help="scale: time at most this many steps of the epoch (default: all)"),
     scoring: Optional[bool] = typer.Option(None, "--scoring/--no-scoring", help="scale: also time scoring with 1 and 2 workers (default: on)"),
     preprocess_jobs: Optional[str] = typer.Option(None, "--preprocess-jobs", help="scale: worker counts to time the preprocessing with, 2 or 1,2 (default 1,2)"),
+    scoring_repeats: Optional[int] = typer.Option(None, "--scoring-repeats", min=1, help="scale: time scoring this many times with 1 and with 2 workers, alternating; medians reported (default 3)"),
     rounds: Optional[int] = typer.Option(None, "--rounds", min=1, help="gfp-design: ask/tell rounds per method (default 4)"),
     q: Optional[int] = typer.Option(None, "--q", min=1, help="gfp-design: lab measurements per round (default 96)"),
     max_mutations: Optional[int] = typer.Option(None, "--max-mutations", min=1, help="gfp-design: designs stay within this many substitutions of the wild type (default 6)"),
@@ -393,7 +394,7 @@ def benchmark(
         relax_steps=relax_steps, n_rows=n_rows, data=data, batch=batch, steps=steps,
         refine_grid=refine_grid, limit=limit, k=k, prior_draws=prior_draws, split=split, refine_steps=refine_steps, start_sigma=start_sigma, training_latents=training_latents, templates=templates, second_opinion=second_opinion,
         compare_one_shot=compare_one_shot, sizes=sizes, epoch_steps=epoch_steps, scoring=scoring,
-        preprocess_jobs=preprocess_jobs, rounds=rounds, q=q,
+        preprocess_jobs=preprocess_jobs, scoring_repeats=scoring_repeats, rounds=rounds, q=q,
         max_mutations=max_mutations, oracle=oracle, train_oracle_epochs=train_oracle_epochs).items() if v is not None}
     if not jobs and "jobs" in benchmark_options(name):  # the default, and 0: every core
         given["jobs"] = os.cpu_count() or 1

@@ -5,7 +5,9 @@ each, set before the work starts."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import warnings
 from typing import Callable, Iterator, Sequence, TypeVar
 
@@ -98,26 +100,64 @@ def _init_heavy_worker(init: Callable[[], None] | None) -> None:
 
 def model_pool_imap(fn: Callable[[T], R], items: Sequence[T], n_jobs: int,
                     init: Callable[[], None] | None = None) -> Iterator[R]:
-    """``fn(x)`` for each of ``items``, yielded in order as they finish, over ``n_jobs`` fresh (spawned)
-    processes that each run ``init`` once (e.g. load a model) and keep it for every item they get.
+    """``fn(x)`` for each of ``items``, yielded in order, over ``n_jobs`` processes: this one and
+    ``n_jobs - 1`` fresh (spawned) workers, each of which runs ``init`` once (e.g. load a model) and
+    keeps it for every item it gets.
 
     For work whose workers hold a model of hundreds of MB (CHGNet): joblib's loky workers take that
     growth for a memory leak and restart, loading the model again (measured: 2 workers scored at half
-    the speed of one). ``fn`` and ``init`` must be module-level (picklable) functions.
+    the speed of one). This process takes items too, on one torch thread while the pool runs: it has
+    torch imported already, so it starts at once, while a spawned worker spends seconds importing
+    torch and loading the model. ``fn`` and ``init`` must be module-level (picklable) functions.
     """
     import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
     items = list(items)
     n_jobs = max(1, min(int(n_jobs or 1), len(items)))
+    if init is not None and items:
+        init()
     if n_jobs == 1:
-        if init is not None and items:
-            init()
         yield from (fn(x) for x in items)
         return
-    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=mp.get_context("spawn"),
-                             initializer=_init_heavy_worker, initargs=(init,)) as ex:
-        yield from ex.map(fn, items)
+    ahead = 2 * (n_jobs - 1)  # items queued for the workers beyond those they run
+    ex = ProcessPoolExecutor(max_workers=n_jobs - 1, mp_context=mp.get_context("spawn"),
+                             initializer=_init_heavy_worker, initargs=(init,))
+    pending: dict[int, Future] = {}
+    ready: dict[int, R] = {}
+    nxt = done = 0
+    try:
+        with _torch_threads(1):
+            while done < len(items):
+                while nxt < len(items) and len(pending) < ahead:
+                    pending[nxt] = ex.submit(fn, items[nxt])
+                    nxt += 1
+                if nxt < len(items):  # this process takes the next item itself
+                    ready[nxt] = fn(items[nxt])
+                    nxt += 1
+                elif pending:
+                    wait(list(pending.values()), return_when=FIRST_COMPLETED)
+                for i in [i for i, f in pending.items() if f.done()]:
+                    ready[i] = pending.pop(i).result()
+                while done in ready:
+                    yield ready.pop(done)
+                    done += 1
+    finally:  # no wait for the idle workers to exit (about a second); pending items are cancelled
+        ex.shutdown(wait=False, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    """Torch's intra-op threads set to ``n`` (where torch is imported) and restored on exit."""
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+    if torch is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch is not None:
+            torch.set_num_threads(before)
 
 
 def model_pool_map(fn: Callable[[T], R], items: Sequence[T], n_jobs: int,

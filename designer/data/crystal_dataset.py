@@ -11,9 +11,8 @@ from pymatgen.core import Element
 from torch_geometric.data import Data
 
 from designer.data.cache import cached
-from designer.data.crystal_graph import periodic_neighbors
+from designer.data.crystal_graph import build_graph, graph_worker
 from designer.data.crystal_io import CrystalRecord, canonicalize, read_crystals
-from designer.data.lattice_symmetry import MAX_OPS, lattice_automorphisms
 from designer.data.label_checks import check_labels
 from designer.errors import DataError
 from designer.parallel import parallel_map
@@ -67,21 +66,9 @@ def check_records(records: list[CrystalRecord], max_atoms: int) -> None:
             )
 
 
-def build_graph(record: CrystalRecord, cutoff: float, max_neighbors: int) -> tuple:
-    """Periodic edges plus the lattice automorphisms (padded to MAX_OPS with the identity)."""
-    ops = lattice_automorphisms(record.lattice)
-    num_ops = len(ops)
-    ops = np.concatenate([ops, np.repeat(ops[:1], MAX_OPS - len(ops), axis=0)])
-    return (*periodic_neighbors(record.lattice, record.frac_coords, cutoff, max_neighbors), ops, num_ops)
-
-
-def _graph_worker(args) -> tuple:
-    return build_graph(*args)
-
-
 def build_graphs(records: list[CrystalRecord], cutoff: float, max_neighbors: int, jobs: int = 1) -> list[tuple]:
     """``build_graph`` of every record, in order, over ``jobs`` worker processes."""
-    return parallel_map(_graph_worker, [(r, cutoff, max_neighbors) for r in records], n_jobs=jobs)
+    return parallel_map(graph_worker, [(r, cutoff, max_neighbors) for r in records], n_jobs=jobs)
 
 
 def to_data(

@@ -1,13 +1,17 @@
 """Periodic neighbour graphs: pymatgen's cell-list search, then a deterministic nearest-k cut.
 
 Pure functions: a structure (lattice, fractional coordinates) in, edges with integer image
-offsets out. Used once per structure and cached with the processed dataset.
+offsets out. Used once per structure and cached with the processed dataset. This module imports
+no torch, so the preprocessing workers that run ``graph_csv_row`` start quickly.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from pymatgen.optimization.neighbors import find_points_in_spheres
+
+from designer.data.crystal_io import CrystalRecord, parse_csv_row
+from designer.data.lattice_symmetry import MAX_OPS, lattice_automorphisms
 
 
 def image_ranges(lattice: np.ndarray, cutoff: float) -> np.ndarray:
@@ -73,3 +77,29 @@ def periodic_neighbors(
     dst, src, img, dist = dst[keep], src[keep], img[keep], dist[keep]
     off = img + cell_of[dst] - cell_of[src]
     return np.stack([src, dst]).astype(np.int64), off.astype(np.int64), dist
+
+
+def build_graph(record: CrystalRecord, cutoff: float, max_neighbors: int) -> tuple:
+    """Periodic edges plus the lattice automorphisms (padded to MAX_OPS with the identity).
+
+    Returns:
+        ``(edge_index (2 x E), offsets (E x 3), dist (E), ops (MAX_OPS x 3 x 3), num_ops)``.
+    """
+    ops = lattice_automorphisms(record.lattice)
+    num_ops = len(ops)
+    ops = np.concatenate([ops, np.repeat(ops[:1], MAX_OPS - len(ops), axis=0)])
+    return (*periodic_neighbors(record.lattice, record.frac_coords, cutoff, max_neighbors), ops, num_ops)
+
+
+def graph_worker(args) -> tuple:
+    """``(record, cutoff, max_neighbors)`` -> ``build_graph`` (a worker's unit)."""
+    return build_graph(*args)
+
+
+def graph_csv_row(args) -> tuple[CrystalRecord, tuple]:
+    """``(row, cutoff, max_neighbors)`` -> ``(record, graph)``: one CSV row (``parse_csv_row``'s
+    tuple) parsed, canonicalised and graphed in one go, so a preprocessing worker returns each
+    crystal once instead of parsing and graphing in two round trips."""
+    row, cutoff, max_neighbors = args
+    record = parse_csv_row(row)
+    return record, build_graph(record, cutoff, max_neighbors)

@@ -35,10 +35,12 @@ from torch_geometric.data import Data
 
 from designer.data.cache import CACHE_VERSION, cache_dir, content_hash
 from designer.data.crystal_dataset import ElementVocab, build_graphs
-from designer.data.crystal_io import CrystalRecord, parse_csv_row, read_crystals
+from designer.data.crystal_graph import graph_csv_row
+from designer.data.crystal_io import CrystalRecord, read_crystals
 from designer.data.lattice_symmetry import MAX_OPS
 from designer.errors import DataError, DesignerError
 from designer.io.text import open_text
+from designer.parallel import parallel_map
 
 FORMAT = 1
 DTYPES = {"atomic_numbers": np.int16, "frac_coords": np.float32, "atom_ptr": np.int64, "lattice": np.float32,
@@ -48,8 +50,9 @@ SHAPES = {"frac_coords": (3,), "lattice": (3, 3), "sym_ops": (MAX_OPS, 3, 3), "e
 
 
 # ------------------------------------------------------------------------------------------ reading rows
-def _csv_chunks(path: Path, properties: list[str], rows: int, jobs: int) -> Iterator[list[CrystalRecord]]:
-    """Records of a crystal CSV, ``rows`` at a time (the whole file never sits in memory as records)."""
+def _csv_chunks(path: Path, properties: list[str], rows: int) -> Iterator[list[tuple]]:
+    """The rows of a crystal CSV as ``parse_csv_row`` tuples, ``rows`` at a time (the whole file never
+    sits in memory as records)."""
     first = True
     start = 0
     try:
@@ -71,9 +74,7 @@ def _csv_chunks(path: Path, properties: list[str], rows: int, jobs: int) -> Iter
                 rid = str(rec[id_column]) if id_column else str(row)
                 items.append((rid, rec["cif"], {p: rec[p] for p in properties}, f"{path}: row {row + 1} (id {rid})"))
             start += len(df)
-            from designer.parallel import parallel_map
-
-            yield parallel_map(parse_csv_row, items, n_jobs=jobs)
+            yield items
     except DesignerError:
         raise
     except pd.errors.EmptyDataError:
@@ -85,12 +86,18 @@ def _csv_chunks(path: Path, properties: list[str], rows: int, jobs: int) -> Iter
         raise DataError(f"{path}: the CSV has no rows")
 
 
-def _record_chunks(path: Path, properties: list[str], rows: int, jobs: int) -> Iterator[list[CrystalRecord]]:
+def _graphed_chunks(path: Path, properties: list[str], rows: int, cutoff: float, max_neighbors: int,
+                    jobs: int) -> Iterator[tuple[list[CrystalRecord], list[tuple]]]:
+    """``(records, graphs)`` of ``path``, ``rows`` crystals at a time; a CSV's rows are parsed and
+    graphed in one task per crystal over ``jobs`` workers (``crystal_graph.graph_csv_row``)."""
     name = path.name.lower()
     if path.is_file() and name.endswith((".csv", ".csv.gz")) and path.stat().st_size > 0:
-        yield from _csv_chunks(path, properties, rows, jobs)
+        for items in _csv_chunks(path, properties, rows):
+            done = parallel_map(graph_csv_row, [(item, cutoff, max_neighbors) for item in items], n_jobs=jobs)
+            yield [r for r, _ in done], [g for _, g in done]
     else:  # a folder of CIFs or one CIF (and every one-line error of the reader)
-        yield read_crystals(path, properties, jobs=jobs)
+        records = read_crystals(path, properties, jobs=jobs)
+        yield records, build_graphs(records, cutoff, max_neighbors, jobs)
 
 
 # ------------------------------------------------------------------------------------------ writing
@@ -189,8 +196,8 @@ def build_store(path: Path, properties: list[str], cutoff: float, max_neighbors:
     shutil.rmtree(tmp, ignore_errors=True)
     writer = _Writer(tmp, list(properties))
     try:
-        for records in _record_chunks(path, list(properties), chunk_rows, jobs):
-            writer.append(records, build_graphs(records, cutoff, max_neighbors, jobs))
+        for records, graphs in _graphed_chunks(path, list(properties), chunk_rows, cutoff, max_neighbors, jobs):
+            writer.append(records, graphs)
         writer.finish()
         _move_into_place(tmp, folder)
     except BaseException:

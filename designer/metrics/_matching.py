@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import warnings
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Sequence
 
 import numpy as np
@@ -231,6 +231,12 @@ def _formula(s: Structure) -> str | None:
         return None
 
 
+# Below these sizes a step takes less than the ~2 s a worker pool needs to start, so it runs in this
+# process: cells to reduce (about 5 ms each) and candidate pairs to match (5-40 ms each).
+MIN_POOL_REDUCTIONS = 400
+MIN_POOL_PAIRS = 100
+
+
 def novelty_uniqueness(
     samples: Sequence[Structure],
     train: Sequence[Structure],
@@ -261,11 +267,19 @@ def novelty_uniqueness(
     wanted = {f for f in formulas if f is not None}
     train = [t for t in train if _formula(t) in wanted]
     matcher = _matcher(**NOVELTY_MATCHER)
-    # Each structure is reduced once (in parallel); samples are then compared only within their
-    # reduced formula and reduced site count, which splits one-formula sets (carbon) into
-    # independent tasks without changing any flag.
-    red_all = reduce_all(samples + train, matcher, n_jobs=n_jobs)
-    red_s, red_t = red_all[:n], red_all[n:]
+    # A sample alone in its formula (no other sample, no training structure) is novel and unique
+    # as it is, so only the others are reduced: each once (in parallel). Samples are then compared
+    # only within their reduced formula and reduced site count, which splits one-formula sets
+    # (carbon) into independent tasks without changing any flag.
+    count = Counter(formulas)
+    train_formulas = {_formula(t) for t in train}
+    compared = [i for i, f in enumerate(formulas) if f is not None and (count[f] > 1 or f in train_formulas)]
+    red_all = reduce_all([samples[i] for i in compared] + train, matcher,
+                         n_jobs=n_jobs if len(compared) + len(train) >= MIN_POOL_REDUCTIONS else 1)
+    red_s: list = [None] * n
+    for i, r in zip(compared, red_all):
+        red_s[i] = r
+    red_t = red_all[len(compared):]
     sample_buckets: dict[tuple, list[int]] = defaultdict(list)
     for i, (f, r) in enumerate(zip(formulas, red_s)):
         if f is not None and r is not None:  # a structure that cannot be reduced is novel and unique
@@ -279,6 +293,8 @@ def novelty_uniqueness(
     # Largest tasks first so that a pool's workers finish together.
     keys = sorted(sample_buckets, key=lambda k: -len(sample_buckets[k]) * (len(sample_buckets[k]) + len(train_buckets.get(k, ()))))
     tasks = [([red_s[i] for i in sample_buckets[k]], train_buckets.get(k, [])) for k in keys]
+    pairs = sum(len(a) * (len(a) + len(b)) for a, b in tasks)
+    n_jobs = n_jobs if pairs >= MIN_POOL_PAIRS else 1
     results = parallel_map(_novelty_uniqueness_bucket, tasks, n_jobs=n_jobs, chunk_size=1 if n_jobs > 1 else None)
     for k, (nov, uni) in zip(keys, results):
         idx = sample_buckets[k]

@@ -19,31 +19,12 @@ import math
 from typing import Callable
 
 from pymatgen.core import Structure
-from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from designer.metrics import novelty_uniqueness
 from designer.parallel import parallel_map
-from designer.scoring.chgnet_energy import relax, single_point
-from designer.scoring.crystal_checks import charge_balance, geometry
+from designer.scoring.chgnet_energy import relax
 from designer.scoring.hull import STABLE
-
-
-def spacegroup(structure: Structure, symprec: float = 0.1) -> tuple[str, int]:
-    try:
-        sga = SpacegroupAnalyzer(structure, symprec=symprec)
-        return sga.get_space_group_symbol(), int(sga.get_space_group_number())
-    except Exception:
-        return "", 0
-
-
-def structure_checks(args: tuple[Structure, float]) -> dict:
-    """``(structure, symprec)`` -> identity, symmetry, geometry and charge-balance columns (a worker's unit)."""
-    s, symprec = args
-    row = {"formula": s.composition.reduced_formula, "num_atoms": len(s)}
-    row["spacegroup"], row["spacegroup_number"] = spacegroup(s, symprec)
-    row.update(geometry(s))
-    row.update(charge_balance(s))
-    return row
+from designer.scoring.per_structure import checks_and_single_points, structure_checks
 
 
 def score_crystals(structures: list[Structure], ids: list[str], hull=None, reference_structures=None,
@@ -66,16 +47,17 @@ def score_crystals(structures: list[Structure], ids: list[str], hull=None, refer
         second_opinion: an object whose ``score(structures)`` gives per-structure dicts (SevenNet-0's
             ``e_above_hull_sevennet``), run on the relaxed structure where there is one.
     """
-    checks = parallel_map(structure_checks, [(s, symprec) for s in structures], n_jobs=jobs)
+    if energies:
+        log(f"checks and CHGNet single points for {len(structures)} structures")
+        checks = checks_and_single_points(structures, symprec, jobs)
+    else:
+        checks = parallel_map(structure_checks, [(s, symprec) for s in structures], n_jobs=jobs)
     rows = [{"id": sid, **row} for sid, row in zip(ids, checks)]
     ok = [i for i, r in enumerate(rows) if r["geometry_ok"]]
     if energies:
-        log(f"CHGNet single points for {len(ok)} structures")
-        sp = single_point([structures[i] for i in ok], jobs=jobs)
-        for i, e in zip(ok, sp):
-            rows[i].update(e)
-            if hull is not None:
-                rows[i].update(hull.evaluate(structures[i].composition, e["energy_per_atom"]))
+        if hull is not None:
+            for i in ok:
+                rows[i].update(hull.evaluate(structures[i].composition, rows[i]["energy_per_atom"]))
         if relax_top:
             order = [i for i in (order_for_relax if order_for_relax is not None else range(len(rows))) if i in set(ok)]
             relax_rows(structures, rows, order[:relax_top], hull, relax_steps, log)

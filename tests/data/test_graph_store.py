@@ -4,6 +4,8 @@ refuse what the reader refuses, before training (issue 18)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -34,6 +36,15 @@ def test_the_store_gives_the_same_data_as_the_in_memory_reader_in_chunks_and_ove
             assert x.dtype == y.dtype and torch.equal(torch.nan_to_num(x), torch.nan_to_num(y)), key
     assert not any(p.name.endswith(".raw") or ".tmp-" in p.name for p in (tmp_path).rglob("*"))
     assert np.load(tmp_path / "s" / "frac_coords.npy", mmap_mode="r").shape == (int(store.num_atoms().sum()), 3)
+
+
+def test_the_preprocessing_workers_modules_import_no_torch():
+    """A worker of ``--jobs`` preprocessing imports the CIF reader and the graph builder only; with torch
+    and torch-geometric it took seconds to start, as long as 1,000 crystals take to process."""
+    code = ("import sys, designer.data, designer.data.crystal_graph, designer.data.crystal_io; "
+            "print(sorted(m for m in ('torch', 'torch_geometric') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_a_failed_build_leaves_no_store_and_the_row_named(tmp_path):

@@ -152,6 +152,25 @@ def test_novelty_and_uniqueness(perov):
     assert r["novel_rate"] == 1.0
 
 
+def test_a_sample_alone_in_its_formula_is_novel_and_unique_without_being_reduced(perov, monkeypatch):
+    """Scoring 1,000 diverse crystals spent 4.5 s reducing cells that nothing could match."""
+    from designer.metrics import _matching
+
+    structures, _ = perov
+    train = structures[:6]
+    twin = structures[7].copy()
+    twin.perturb(0.01, seed=1)
+    samples = [structures[7], twin, rocksalt(), structures[0]]
+    assert len({s.composition.reduced_formula for s in [structures[7], rocksalt(), *train]}) == 8
+    reduced = []
+    real = _matching._reduce
+    monkeypatch.setattr(_matching, "_reduce", lambda m, s: reduced.append(s) or real(m, s))
+    r = novelty_uniqueness(samples, train, return_flags=True)
+    assert list(r["unique"]) == [False, False, True, True]
+    assert list(r["novel"]) == [True, True, True, False]
+    assert not any(s is samples[2] for s in reduced) and len(reduced) == 4  # the twins, structure 0 and its match
+
+
 # --------------------------------------------------------------------------- coverage and generation
 
 

@@ -18,7 +18,7 @@ from pymatgen.core import Composition, Element
 from designer.domains.crystal.csp import DEFAULT_TEMPLATES, StructurePredictor, parse_formula, read_formulas
 from designer.io.crystal_files import safe_name, write_cif, write_table
 from designer.metrics import match_structures
-from designer.scoring.crystal_card import spacegroup
+from designer.scoring.per_structure import spacegroup
 
 MAX_COMPARED = 200  # training crystals compared per prediction when looking for the closest one
 

@@ -1,0 +1,45 @@
+"""The process pools keep the order of their inputs, use the calling process as one of the workers,
+and let an error through without hanging (issue 18)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from designer.parallel import model_pool_imap, parallel_map
+
+
+def _square_and_pid(x: int) -> tuple[int, int, int]:
+    return x * x, os.getpid(), torch.get_num_threads()
+
+
+def _fails_on_five(x: int) -> int:
+    if x == 5:
+        raise ValueError("item 5 is bad")
+    return x
+
+
+def test_the_model_pool_keeps_the_order_and_this_process_works_beside_one_worker():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        out = list(model_pool_imap(_square_and_pid, list(range(40)), n_jobs=2))
+        after = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+    assert [v for v, _, _ in out] == [x * x for x in range(40)]
+    pids = {pid for _, pid, _ in out}
+    assert os.getpid() in pids and len(pids) == 2  # this process and one spawned worker
+    assert {threads for _, _, threads in out} == {1}  # one torch thread each while the pool runs
+    assert after == 2  # and this process's threads are back afterwards
+
+
+def test_an_error_in_the_model_pool_reaches_the_caller():
+    with pytest.raises(ValueError, match="item 5 is bad"):
+        list(model_pool_imap(_fails_on_five, list(range(20)), n_jobs=2))
+
+
+def test_the_process_map_keeps_the_order_over_workers():
+    assert parallel_map(_fails_on_five, [1, 2, 3, 4, 6, 7] * 5, n_jobs=2, chunk_size=2) == [1, 2, 3, 4, 6, 7] * 5
