@@ -112,7 +112,7 @@ def run(sizes: str = "1000,10000,100000", out: Path | None = None, seed: int = 0
     """
     console = console or Console(stderr=True)
     jobs_list = [j.strip() for j in str(preprocess_jobs).split(",") if j.strip()]
-    jobs_list = [int(j) for j in jobs_list if j in ("1", "2")] if set(jobs_list) <= {"1", "2"} else []
+    jobs_list = [int(j) for j in jobs_list] if set(jobs_list) <= {"1", "2"} else []
     if 2 not in jobs_list:
         raise DesignerError(f"--preprocess-jobs {preprocess_jobs}: give 2, or 1,2 (2 workers give the main keys)")
     out = Path(out or "results/scale.json")

@@ -28,19 +28,11 @@ def load_model():
         return CHGNet.load(model_name=MODEL_VERSION, use_device="cpu", verbose=False)
 
 
-def single_point(structures: list[Structure], batch_size: int = 32, jobs: int = 1) -> list[dict]:
+def single_point(structures: list[Structure], batch_size: int = 32) -> list[dict]:
     """Per structure ``{"energy_per_atom" (eV), "max_force" (eV/A), "max_stress" (GPa)}``; NaN where CHGNet fails.
 
-    ``jobs > 1``: batches of ``batch_size`` fan out over that many worker processes, each loading
-    CHGNet once and running on one torch thread.
+    In this process; ``per_structure.checks_and_single_points`` fans batches out over workers.
     """
-    if jobs > 1 and len(structures) > batch_size:
-        from designer.parallel import model_pool_map
-
-        chunks = [structures[i:i + batch_size] for i in range(0, len(structures), batch_size)]
-        parts = model_pool_map(_single_point_worker, [(c, batch_size) for c in chunks], n_jobs=jobs,
-                               init=_load_quietly)
-        return [row for part in parts for row in part]
     model = load_model()
     out: list[dict] = []
     for start in range(0, len(structures), batch_size):
@@ -67,17 +59,6 @@ def single_point(structures: list[Structure], batch_size: int = 32, jobs: int = 
                         "max_force": float(np.linalg.norm(np.asarray(p["f"]), axis=-1).max()),
                         "max_stress": float(np.abs(np.asarray(p["s"])).max())})
     return out
-
-
-def _load_quietly() -> None:
-    """A worker's start-up: CHGNet loaded once, kept for every batch the worker gets."""
-    load_model()
-
-
-def _single_point_worker(args) -> list[dict]:
-    """One batch in a worker process (``designer.parallel.model_pool_map``: one torch thread)."""
-    chunk, batch_size = args
-    return single_point(chunk, batch_size)
 
 
 def relax(structure: Structure, steps: int = 200, fmax: float = 0.1, relax_cell: bool = True) -> dict:

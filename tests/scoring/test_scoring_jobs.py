@@ -35,8 +35,9 @@ def test_two_workers_score_exactly_what_one_does(tiny_structures):
 
 def test_the_single_point_batches_keep_their_order_over_workers(tiny_structures):
     from designer.scoring.chgnet_energy import single_point
+    from designer.scoring.per_structure import checks_and_single_points
 
     structures = list(tiny_structures)
     serial = single_point(structures, batch_size=4)
-    fanned = single_point(structures, batch_size=4, jobs=2)
+    fanned = checks_and_single_points(structures, jobs=2, batch_size=4)
     assert [r["energy_per_atom"] for r in fanned] == pytest.approx([r["energy_per_atom"] for r in serial], rel=1e-5)
