@@ -1,7 +1,8 @@
 """A small process-pool map shared by data preparation, the metrics and scoring (CIF parsing,
 neighbour graphs, CrystalNN, StructureMatcher, SMACT and spglib are CPU-bound): joblib's loky
 workers, fresh processes (no fork of a process holding torch threads) with one BLAS / OpenMP thread
-each, set before the work starts."""
+each, set before the work starts. The calling process is one of the ``n_jobs`` workers: it takes
+items from the start, so a worker's start-up (imports) costs no wall time while the caller has work."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ import contextlib
 import os
 import sys
 import warnings
+from concurrent.futures import Future
 from typing import Callable, Iterator, Sequence, TypeVar
-
-from joblib import Parallel, delayed
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -48,7 +48,8 @@ def parallel_map(
     progress: ProgressFn | None = None,
     chunk_size: int | None = None,
 ) -> list[R]:
-    """``[fn(x) for x in items]``, in order, over ``n_jobs`` processes when ``n_jobs > 1``.
+    """``[fn(x) for x in items]``, in order, over ``n_jobs`` processes when ``n_jobs > 1``: this one
+    (on one thread meanwhile) and ``n_jobs - 1`` reusable loky workers.
 
     Args:
         fn: a picklable (module-level) function of one item.
@@ -67,21 +68,68 @@ def parallel_map(
     n_jobs = max(1, min(int(n_jobs or 1), total)) if total else 1
     if chunk_size is None:
         chunk_size = max(1, min(256, -(-total // (8 * n_jobs)))) if total else 1
-    chunks = [items[i : i + chunk_size] for i in range(0, total, chunk_size)]
+    chunks = [(fn, items[i : i + chunk_size]) for i in range(0, total, chunk_size)]
     out: list[R] = []
     if n_jobs == 1:
-        for chunk in chunks:
-            out.extend(_run_chunk((fn, chunk)))
-            if progress is not None:
-                progress(len(out), total)
-        return out
-    # inner_max_num_threads: joblib limits each worker's thread pools (the pool is the parallelism)
-    run = Parallel(n_jobs=n_jobs, backend="loky", inner_max_num_threads=1, return_as="generator")
-    for res in run(delayed(_run_chunk)((fn, c)) for c in chunks):
+        results: Iterator[list[R]] = map(_run_chunk, chunks)
+    else:
+        results = _loky_imap(_run_chunk, chunks, n_jobs)
+    for res in results:
         out.extend(res)
         if progress is not None:
             progress(len(out), total)
     return out
+
+
+_ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+
+
+def _loky_imap(fn: Callable[[T], R], items: list[T], n_jobs: int) -> Iterator[R]:
+    """``fn(x)`` for each item, in order: this process and ``n_jobs - 1`` of joblib's reusable loky
+    workers (one BLAS / OpenMP thread each). This process works from the start, so the seconds a new
+    worker spends importing (pymatgen: about 2 s) are not lost; it runs on one thread meanwhile."""
+    from joblib.externals.loky import get_reusable_executor
+    from threadpoolctl import threadpool_limits
+
+    ex = get_reusable_executor(max_workers=n_jobs - 1, env=_ONE_THREAD)
+    with threadpool_limits(1), _torch_threads(1):
+        yield from _ordered_with_caller(fn, lambda x: ex.submit(fn, x), items, ahead=2 * (n_jobs - 1))
+
+
+def _ordered_with_caller(fn: Callable[[T], R], submit: Callable[[T], "Future[R]"], items: list[T],
+                         ahead: int) -> Iterator[R]:
+    """``fn(x)`` for each of ``items``, yielded in order: up to ``ahead`` items wait on a pool
+    (``submit``), and this process takes the next one itself; when none is left to take, it takes
+    back a queued item that no worker has started (so a worker still starting up delays nothing).
+    Items still queued when the caller stops (or an error) are cancelled."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    pending: dict[int, Future] = {}
+    ready: dict[int, R] = {}
+    nxt = done = 0
+    try:
+        while done < len(items):
+            while nxt < len(items) and len(pending) < ahead:
+                pending[nxt] = submit(items[nxt])
+                nxt += 1
+            if nxt < len(items):  # this process takes the next item itself
+                ready[nxt] = fn(items[nxt])
+                nxt += 1
+            else:
+                stolen = next((i for i in sorted(pending) if pending[i].cancel()), None)
+                if stolen is not None:
+                    del pending[stolen]
+                    ready[stolen] = fn(items[stolen])
+                elif pending:
+                    wait(list(pending.values()), return_when=FIRST_COMPLETED)
+            for i in [i for i, f in pending.items() if f.done()]:
+                ready[i] = pending.pop(i).result()
+            while done in ready:
+                yield ready.pop(done)
+                done += 1
+    finally:
+        for f in pending.values():
+            f.cancel()
 
 
 def _init_heavy_worker(init: Callable[[], None] | None) -> None:
@@ -111,7 +159,7 @@ def model_pool_imap(fn: Callable[[T], R], items: Sequence[T], n_jobs: int,
     torch and loading the model. ``fn`` and ``init`` must be module-level (picklable) functions.
     """
     import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+    from concurrent.futures import ProcessPoolExecutor
 
     items = list(items)
     n_jobs = max(1, min(int(n_jobs or 1), len(items)))
@@ -120,28 +168,11 @@ def model_pool_imap(fn: Callable[[T], R], items: Sequence[T], n_jobs: int,
     if n_jobs == 1:
         yield from (fn(x) for x in items)
         return
-    ahead = 2 * (n_jobs - 1)  # items queued for the workers beyond those they run
     ex = ProcessPoolExecutor(max_workers=n_jobs - 1, mp_context=mp.get_context("spawn"),
                              initializer=_init_heavy_worker, initargs=(init,))
-    pending: dict[int, Future] = {}
-    ready: dict[int, R] = {}
-    nxt = done = 0
     try:
         with _torch_threads(1):
-            while done < len(items):
-                while nxt < len(items) and len(pending) < ahead:
-                    pending[nxt] = ex.submit(fn, items[nxt])
-                    nxt += 1
-                if nxt < len(items):  # this process takes the next item itself
-                    ready[nxt] = fn(items[nxt])
-                    nxt += 1
-                elif pending:
-                    wait(list(pending.values()), return_when=FIRST_COMPLETED)
-                for i in [i for i, f in pending.items() if f.done()]:
-                    ready[i] = pending.pop(i).result()
-                while done in ready:
-                    yield ready.pop(done)
-                    done += 1
+            yield from _ordered_with_caller(fn, lambda x: ex.submit(fn, x), items, ahead=2 * (n_jobs - 1))
     finally:  # no wait for the idle workers to exit (about a second); pending items are cancelled
         ex.shutdown(wait=False, cancel_futures=True)
 

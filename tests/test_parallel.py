@@ -43,3 +43,44 @@ def test_an_error_in_the_model_pool_reaches_the_caller():
 
 def test_the_process_map_keeps_the_order_over_workers():
     assert parallel_map(_fails_on_five, [1, 2, 3, 4, 6, 7] * 5, n_jobs=2, chunk_size=2) == [1, 2, 3, 4, 6, 7] * 5
+
+
+def _pid_and_blas_threads(x: int) -> tuple[int, int, int]:
+    from threadpoolctl import threadpool_info
+
+    blas = [p["num_threads"] for p in threadpool_info()]
+    return x, os.getpid(), max(blas, default=1)
+
+
+def test_the_process_map_uses_this_process_beside_its_workers_on_one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        out = parallel_map(_pid_and_blas_threads, list(range(64)), n_jobs=2, chunk_size=1)
+        after = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+    assert [x for x, _, _ in out] == list(range(64))
+    assert os.getpid() in {pid for _, pid, _ in out}  # the caller took items (it starts before any worker)
+    assert {blas for _, _, blas in out} == {1}  # one BLAS thread in every process while the pool runs
+    assert after == 2
+
+
+def test_an_error_in_the_process_map_reaches_the_caller():
+    with pytest.raises(ValueError, match="item 5 is bad"):
+        parallel_map(_fails_on_five, list(range(40)), n_jobs=2, chunk_size=1)
+
+
+def test_items_no_worker_started_are_taken_back_by_the_caller():
+    from concurrent.futures import Future
+
+    from designer.parallel import _ordered_with_caller
+
+    never_started = []
+
+    def submit(x):  # a pool whose workers never start: its futures stay pending
+        never_started.append(Future())
+        return never_started[-1]
+
+    assert list(_ordered_with_caller(lambda x: x + 1, submit, list(range(10)), ahead=4)) == list(range(1, 11))
+    assert len(never_started) >= 4 and all(f.cancelled() for f in never_started)
