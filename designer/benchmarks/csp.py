@@ -89,6 +89,13 @@ def _summary(pairs: list[tuple[float | None, float | None]], k: int) -> dict:
     return {"k1": part(first), f"k{k}": part(anyk)}
 
 
+def first_source_fractions(per_crystal: list[dict]) -> dict[str, float]:
+    """Fraction of compositions whose first candidate came from each kind of latent: a training
+    crystal's (``training``), an encoded substituted template (``template``) or a prior draw (``prior``)."""
+    kinds = [str(x["first_source"]).split(" ")[0] for x in per_crystal if x.get("first_source")]
+    return {k: (kinds.count(k) / len(kinds) if kinds else 0.0) for k in ("training", "template", "prior")}
+
+
 def _evaluation_set(r, spec: CSPSpec, split: str):
     """``(records to predict, their source, training records for the pool and templates, their latents or None)``.
 
@@ -192,12 +199,14 @@ def run_csp(spec: CSPSpec, run: str | None = None, out: Path | None = None, k: i
                          "first_source": p.sources[0] if p.sources else None}
                         for rec, s, p, (a, b), (ta, tb) in zip(known, test, preds, model_pairs, tpl_pairs)],
     }
+    results["first_source_fractions"] = first_source_fractions(results["per_crystal"])
     write_results(out, results, _markdown(results, spec))
     return out
 
 
 def _markdown(res: dict, spec: CSPSpec) -> str:
     k = res["protocol"]["k"]
+    src = res.get("first_source_fractions") or first_source_fractions(res["per_crystal"])
     rows = [("designer (latent pool + refinement)", res), ("template baseline", res["template"])]
     lines = [f"# {spec.title}", "", f"Command: `{res['command']}`  ",
              f"Model: `{res['model']['path']}` ({res['model']['refinement_steps']} refinement steps from sigma "
@@ -210,8 +219,9 @@ def _markdown(res: dict, spec: CSPSpec) -> str:
                      f"{fmt(part[f'k{k}']['match_rate'])} | {fmt(part[f'k{k}']['rmse'])} |")
     a = spec.anchors
     lines += [f"| anchor (k=20) | {a['k1.match_rate']} | {a['k1.rmse']} | {a['k20.match_rate']} | {a['k20.rmse']} |", "",
-              f"The first candidate came from a training crystal's latent for {fmt(res['first_from_training_latent'], 3)} "
-              f"of the compositions (else from a prior draw); the template baseline had a prototype for "
+              f"The first candidate came from a training crystal's latent for {fmt(src['training'], 3)} of the "
+              f"compositions, from an encoded template for {fmt(src['template'], 3)} and from a prior draw for "
+              f"{fmt(src['prior'], 3)}; the template baseline had a prototype for "
               f"{fmt(res['template_coverage'], 3)} of them. Matcher: StructureMatcher(stol=0.5, angle_tol=10, ltol=0.3). "
               f"Prediction: {fmt(res['speed']['seconds_per_structure'], 4)} s per structure, "
               f"{res['speed']['network_evaluations_per_structure']} network evaluations each.", ""]

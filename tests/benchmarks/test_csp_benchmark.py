@@ -30,6 +30,10 @@ def test_perov5_csp_reports_k1_and_k_with_the_template_baseline(tmp_path, monkey
             assert row["k3_rms"] is not None and row["k3_rms"] <= row["k1_rms"] + 1e-12
     assert res["template_coverage"] == 1.0  # every perov_5 test crystal has an ABX3 training template
     assert "| template baseline |" in (tmp_path / "csp.md").read_text()
+    # where each first candidate came from, counted from the per-crystal rows: the three kinds cover them all
+    kinds = [row["first_source"].split(" ")[0] for row in res["per_crystal"]]
+    assert res["first_source_fractions"] == {k: kinds.count(k) / 4 for k in ("training", "template", "prior")}
+    assert set(kinds) <= {"training", "template", "prior"}
 
 
 def test_the_csp_benchmarks_take_k_limit_and_prior_draws():
