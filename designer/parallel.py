@@ -66,6 +66,8 @@ def parallel_map(
     if n_jobs is not None and n_jobs < 0:
         n_jobs = os.cpu_count() or 1
     n_jobs = max(1, min(int(n_jobs or 1), total)) if total else 1
+    if os.environ.get(WORKER_FLAG):  # already a pool worker: its siblings have the other cores
+        n_jobs = 1
     if chunk_size is None:
         chunk_size = max(1, min(256, -(-total // (8 * n_jobs)))) if total else 1
     chunks = [(fn, items[i : i + chunk_size]) for i in range(0, total, chunk_size)]
@@ -81,7 +83,9 @@ def parallel_map(
     return out
 
 
-_ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+#: set in every pool worker: a map called inside a worker runs in that worker (no pool inside a pool)
+WORKER_FLAG = "DESIGNER_POOL_WORKER"
+_ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", WORKER_FLAG: "1"}
 
 
 def _loky_imap(fn: Callable[[T], R], items: list[T], n_jobs: int) -> Iterator[R]:
@@ -134,8 +138,7 @@ def _ordered_with_caller(fn: Callable[[T], R], submit: Callable[[T], "Future[R]"
 
 def _init_heavy_worker(init: Callable[[], None] | None) -> None:
     """Worker start-up: one BLAS / OpenMP / torch thread (the processes are the parallelism), then ``init``."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = "1"
+    os.environ.update(_ONE_THREAD)
     try:
         import torch
 

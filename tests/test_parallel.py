@@ -84,3 +84,17 @@ def test_items_no_worker_started_are_taken_back_by_the_caller():
 
     assert list(_ordered_with_caller(lambda x: x + 1, submit, list(range(10)), ahead=4)) == list(range(1, 11))
     assert len(never_started) >= 4 and all(f.cancelled() for f in never_started)
+
+
+def _inner_pids(x: int) -> set[int]:
+    return {pid for _, pid, _ in parallel_map(_pid_and_blas_threads, list(range(8)), n_jobs=2, chunk_size=1)}
+
+
+def test_a_map_inside_a_pool_worker_runs_in_that_worker():
+    from joblib.externals.loky import get_reusable_executor
+
+    from designer.parallel import _ONE_THREAD
+
+    worker = get_reusable_executor(max_workers=1, env=_ONE_THREAD)  # the pool parallel_map itself uses
+    pids = worker.submit(_inner_pids, 0).result()
+    assert len(pids) == 1 and os.getpid() not in pids  # the worker ran the inner map alone: no pool in a pool
