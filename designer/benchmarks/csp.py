@@ -206,7 +206,7 @@ def run_csp(spec: CSPSpec, run: str | None = None, out: Path | None = None, k: i
 
 def _markdown(res: dict, spec: CSPSpec) -> str:
     k = res["protocol"]["k"]
-    src = res.get("first_source_fractions") or first_source_fractions(res["per_crystal"])
+    src = res["first_source_fractions"]
     rows = [("designer (latent pool + refinement)", res), ("template baseline", res["template"])]
     lines = [f"# {spec.title}", "", f"Command: `{res['command']}`  ",
              f"Model: `{res['model']['path']}` ({res['model']['refinement_steps']} refinement steps from sigma "
